@@ -47,6 +47,8 @@ class Result:
     max_abs_err: dict
     gradcheck: bool | None
     failures: tuple
+    atol: float
+    rtol: float
 
     @property
     def passed(self):
@@ -66,6 +68,9 @@ class Result:
             "gradcheck": self.gradcheck,
             "passed": self.passed,
             "failures": list(self.failures),
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "torch": torch.__version__,
         }
 
 
@@ -209,7 +214,7 @@ class ModulePair:
             gradcheck_ok = self._gradcheck(cmp, ours, inputs, device, dtype)
         return Result(
             self.name, case.label, mode, self.reference, self.kind, str(device), str(dtype).removeprefix("torch."),
-            self.page, cmp.max_abs_err, gradcheck_ok, tuple(cmp.failures),
+            self.page, cmp.max_abs_err, gradcheck_ok, tuple(cmp.failures), atol, rtol,
         )
 
     @staticmethod
@@ -312,7 +317,7 @@ class OptimizerPair:
                 opt_theirs.load_state_dict(saved_ours)
         return Result(
             self.name, case.label, mode, self.reference, self.kind, str(device), str(dtype).removeprefix("torch."),
-            self.page, cmp.max_abs_err, None, tuple(cmp.failures),
+            self.page, cmp.max_abs_err, None, tuple(cmp.failures), atol, rtol,
         )
 
 
