@@ -12,15 +12,18 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 # --- linear -----------------------------------------------------------------------------------
+# --8<-- [start:linear]
 def linear(x, weight, bias=None):
     """``y = x Wᵀ + b`` for ``x`` of shape ``(*, in)``, ``weight`` ``(out, in)``, ``bias`` ``(out,)``."""
     y = x @ weight.transpose(0, 1)
     if bias is not None:
         y = y + bias
     return y
+# --8<-- [end:linear]
 
 
 # --- activations ------------------------------------------------------------------------------
+# --8<-- [start:relu]
 def relu(x):
     """``max(x, 0)``; the gradient at exactly 0 is taken as 0, as PyTorch does."""
     return torch.where(x > 0, x, torch.zeros_like(x))
@@ -29,8 +32,10 @@ def relu(x):
 def relu_derivative(x):
     """``1`` where ``x > 0``, else ``0``."""
     return (x > 0).to(x.dtype)
+# --8<-- [end:relu]
 
 
+# --8<-- [start:minus_abs]
 def minus_abs(x):
     """``-|x|``, with slope ``-1`` at ``x = 0`` as on the rest of ``x ≥ 0``.
 
@@ -38,8 +43,10 @@ def minus_abs(x):
     the gradient of every formula below at exactly the point where it is largest.
     """
     return torch.where(x >= 0, -x, x)
+# --8<-- [end:minus_abs]
 
 
+# --8<-- [start:sigmoid]
 def sigmoid(x):
     """``1 / (1 + e^{-x})``, evaluated without overflow for large ``|x|``.
 
@@ -54,8 +61,10 @@ def sigmoid_derivative(x):
     """``σ'(x) = σ(x) (1 - σ(x))``; at most 1/4, reached at 0."""
     s = sigmoid(x)
     return s * (1 - s)
+# --8<-- [end:sigmoid]
 
 
+# --8<-- [start:tanh]
 def tanh(x):
     """``(e^x - e^{-x}) / (e^x + e^{-x})``, written with ``t = e^{-2|x|} ≤ 1`` so it never overflows:
     ``tanh(x) = ±(1 - t) / (1 + t)`` with the sign of ``x``."""
@@ -67,9 +76,11 @@ def tanh(x):
 def tanh_derivative(x):
     """``tanh'(x) = 1 - tanh(x)^2``; at most 1, reached at 0."""
     return 1 - tanh(x) ** 2
+# --8<-- [end:tanh]
 
 
 # --- softmax family ---------------------------------------------------------------------------
+# --8<-- [start:log_softmax]
 def log_softmax(x, dim=-1):
     """``x_i - log Σ_j e^{x_j}``, shifted by the maximum so no ``e^x`` overflows."""
     shifted = x - x.amax(dim=dim, keepdim=True).detach()
@@ -79,9 +90,11 @@ def log_softmax(x, dim=-1):
 def softmax(x, dim=-1):
     """``e^{x_i} / Σ_j e^{x_j}``, via :func:`log_softmax` so it shares its stability."""
     return torch.exp(log_softmax(x, dim=dim))
+# --8<-- [end:log_softmax]
 
 
 # --- losses -----------------------------------------------------------------------------------
+# --8<-- [start:reduce]
 def check_reduction(reduction):
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
@@ -95,8 +108,10 @@ def reduce(loss, reduction):
     if reduction == "sum":
         return loss.sum()
     return loss
+# --8<-- [end:reduce]
 
 
+# --8<-- [start:mse_loss]
 def mse_loss(input, target, reduction="mean"):
     """``(input - target)^2``, reduced. Shapes must match exactly (no silent broadcasting)."""
     if input.shape != target.shape:
@@ -105,8 +120,10 @@ def mse_loss(input, target, reduction="mean"):
             f"and {tuple(target.shape)}"
         )
     return reduce((input - target) ** 2, reduction)
+# --8<-- [end:mse_loss]
 
 
+# --8<-- [start:cross_entropy]
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Cross-entropy between logits ``input`` and ``target``.
 
@@ -166,3 +183,4 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if reduction == "mean":
         return loss.sum() / w_target.sum()
     return reduce(loss, reduction)
+# --8<-- [end:cross_entropy]

@@ -5,6 +5,7 @@ import torch
 from byhand.nn import functional as F
 
 
+# --8<-- [start:mse]
 class MSELoss(torch.nn.Module):
     """Mean squared error ``(input - target)^2`` with ``reduction`` ``'mean'`` | ``'sum'`` | ``'none'``."""
 
@@ -15,8 +16,10 @@ class MSELoss(torch.nn.Module):
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
+# --8<-- [end:mse]
 
 
+# --8<-- [start:cross_entropy]
 class CrossEntropyLoss(torch.nn.Module):
     """Cross-entropy of logits ``(N, C)`` / ``(N, C, d1, ...)`` against class indices or probabilities.
 
@@ -44,3 +47,4 @@ class CrossEntropyLoss(torch.nn.Module):
             reduction=self.reduction,
             label_smoothing=self.label_smoothing,
         )
+# --8<-- [end:cross_entropy]

@@ -1,0 +1,156 @@
+"""Write the measured parity checks into the site.
+
+``on_pre_build`` starts ``python -m byhand.verify --json`` (the same command a reader runs) in a
+child process. Pages then get, in place of these markers:
+
+* ``<!-- byhand:verification -->`` — the full table (Verification page);
+* ``<!-- byhand:checked NAME -->`` — a "Checked against PyTorch" box for registry entry NAME.
+
+Every number in those tables comes from that run. A failing check, an unknown NAME, or a
+registry entry whose page carries no box is a warning, and the strict build stops on it.
+"""
+
+import json
+import logging
+import platform
+import re
+
+from _subprocess import Step
+
+log = logging.getLogger("mkdocs.hooks.verification")
+MARKER = re.compile(r"<!--\s*byhand:(verification|checked)\s*([^>]*?)\s*-->")
+GROUPS = (  # (column title, predicate on a quantity name), in display order
+    ("init", lambda q: q == "init"),
+    ("forward", lambda q: q.startswith("forward")),
+    ("∂ inputs", lambda q: q.startswith("grad.input")),
+    ("∂ parameters", lambda q: q.startswith("grad.") and not q.startswith("grad.input")),
+    ("buffers", lambda q: q.startswith("buffer.")),
+    ("parameters (20 steps)", lambda q: q == "params"),
+    ("optimizer state", lambda q: q.startswith("state.")),
+)
+_state = {}
+
+
+def on_pre_build(config):
+    _state.clear()
+    _state["step"] = Step("python -m byhand.verify --json", "-m", "byhand.verify", "--json")
+
+
+def _results():
+    if "results" not in _state:
+        results = json.loads(_state["step"].output(ok_codes=(0, 1)))
+        for r in results:
+            if not r["passed"]:
+                log.warning("parity check failed: %s [%s, %s]: %s", r["name"], r["case"], r["mode"], "; ".join(r["failures"]))
+        _state["results"] = results
+        _state["boxed"] = set()
+    return _state["results"]
+
+
+def _fmt(err):
+    return "0" if err == 0 else f"{err:.1e}"
+
+
+def _group_errors(result):
+    """Worst error per column group of one result; None where the result has no such quantity."""
+    out = {}
+    for title, belongs in GROUPS:
+        errors = [v for q, v in result["max_abs_err"].items() if belongs(q)]
+        out[title] = max(errors) if errors else None
+    return out
+
+
+def _status(result):
+    return "✅ pass" if result["passed"] else "❌ " + "; ".join(result["failures"])
+
+
+def _table(results, with_name):
+    grouped = [_group_errors(r) for r in results]
+    columns = [title for title, _ in GROUPS if any(g[title] is not None for g in grouped)]
+    has_gradcheck = any(r["gradcheck"] is not None for r in results)
+    head = (["block"] if with_name else []) + ["case", "mode", *columns] + (["gradcheck"] if has_gradcheck else []) + ["status"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r, g in zip(results, grouped):
+        cells = ([f"`{r['name']}`"] if with_name else []) + [r["case"], r["mode"]]
+        cells += [_fmt(g[c]) if g[c] is not None else "—" for c in columns]
+        if has_gradcheck:
+            cells.append({True: "pass", False: "fail", None: "—"}[r["gradcheck"]])
+        cells.append(_status(r))
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
+
+
+def _environment(results):
+    r = results[0]
+    return (
+        f"device `{r['device']}`, dtype `{r['dtype']}`, torch `{r['torch']}`, Python `{platform.python_version()}`; "
+        f"a value passes when |ours − theirs| ≤ {r['atol']:g} + {r['rtol']:g}·|theirs|"
+    )
+
+
+def _box(name, results, page_src):
+    rows = [r for r in results if r["name"] == name]
+    if not rows:
+        log.warning("%s: <!-- byhand:checked %s --> names no registry entry", page_src, name)
+        return ""
+    _state["boxed"].add(name)
+    worst = max((v for r in rows for v in r["max_abs_err"].values()), default=0.0)
+    ok = all(r["passed"] for r in rows)
+    kind = "success" if ok else "failure"
+    reference = rows[0]["reference"]
+    verdict = (
+        f"Matches `{reference}` in all {len(rows)} checks; largest absolute error {_fmt(worst)}."
+        if ok
+        else f"Does **not** match `{reference}`: {sum(not r['passed'] for r in rows)} of {len(rows)} checks fail."
+    )
+    body = f"{verdict}\n\nMeasured by this build: {_environment(rows)}.\n\n{_table(rows, with_name=False)}"
+    return f'!!! {kind} "Checked against {reference}"\n\n' + "\n".join(
+        ("    " + line) if line else "" for line in body.splitlines()
+    )
+
+
+def _verification_page(results, page):
+    names = list(dict.fromkeys(r["name"] for r in results))
+    summary = ["| block | reference | kind | checks | largest error | status |", "|---|---|---|---|---|---|"]
+    for name in names:
+        rows = [r for r in results if r["name"] == name]
+        worst = max((v for r in rows for v in r["max_abs_err"].values()), default=0.0)
+        failed = sum(not r["passed"] for r in rows)
+        link = _relative_link(page.file.src_uri, rows[0]["page"])
+        status = "✅ pass" if not failed else f"❌ {failed} failing"
+        summary.append(f"| [`{name}`]({link}) | `{rows[0]['reference']}` | {rows[0]['kind']} | {len(rows)} | {_fmt(worst)} | {status} |")
+    passed = sum(r["passed"] for r in results)
+    parts = [
+        f"**{passed} of {len(results)} checks pass** — measured by this build: {_environment(results)}.",
+        "\n".join(summary),
+        "## Every check",
+        _table(results, with_name=True),
+    ]
+    return "\n\n".join(parts)
+
+
+def _relative_link(from_uri, to_uri):
+    depth = from_uri.count("/")
+    return "../" * depth + to_uri
+
+
+def on_page_markdown(markdown, page, config, files):
+    if "byhand:" not in markdown:
+        return markdown
+    results = _results()
+
+    def replace(match):
+        what, arg = match.group(1), match.group(2)
+        if what == "verification":
+            return _verification_page(results, page)
+        return _box(arg, results, page.file.src_uri)
+
+    return MARKER.sub(replace, markdown)
+
+
+def on_post_build(config):
+    results = _results()
+    for r in results:
+        if r["name"] not in _state["boxed"]:
+            log.warning("registry entry %s has no <!-- byhand:checked %s --> box on %s", r["name"], r["name"], r["page"])
+            _state["boxed"].add(r["name"])
