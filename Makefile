@@ -18,7 +18,7 @@ KATEX := docs/vendor/katex
 export NO_MKDOCS_2_WARNING := 1
 export MPLBACKEND := Agg
 
-.PHONY: serve build test pytest docs lint format install assets clean distclean
+.PHONY: serve build test pytest docs lint format bench install assets clean distclean
 
 serve: install assets
 	$(BIN)/mkdocs serve --dev-addr $(HOST)
@@ -46,6 +46,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python benchmarks/bench.py
 
 install: $(INSTALLED)
 

@@ -218,9 +218,8 @@ def test_label_smoothing_spreads_over_all_classes():
     assert abs(smoothed.item() - torch.nn.functional.cross_entropy(logits, target, label_smoothing=eps).item()) < 1e-12
 
     # spreading eps over the K - 1 wrong classes only gives a different loss
-    other = torch.nn.functional.one_hot(target, K).double() * (1 - eps) + (1 - torch.nn.functional.one_hot(target, K)) * (
-        eps / (K - 1)
-    )
+    one_hot = torch.nn.functional.one_hot(target, K).double()
+    other = one_hot * (1 - eps) + (1 - one_hot) * eps / (K - 1)
     assert abs(byhand.nn.CrossEntropyLoss()(logits, other).item() - smoothed.item()) > 1e-3
 
 

@@ -15,7 +15,9 @@ _state = {}
 
 def on_pre_build(config):
     _state["dir"] = tempfile.TemporaryDirectory(prefix="byhand-figures-")
-    _state["step"] = Step("drawing figures (docs/hooks/draw_figures.py)", "docs/hooks/draw_figures.py", _state["dir"].name)
+    _state["step"] = Step(
+        "drawing figures (docs/hooks/draw_figures.py)", "docs/hooks/draw_figures.py", _state["dir"].name
+    )
 
 
 def on_files(files, config):

@@ -41,7 +41,9 @@ def _results():
         results = json.loads(_state["step"].output(ok_codes=(0, 1)))
         for r in results:
             if not r["passed"]:
-                log.warning("parity check failed: %s [%s, %s]: %s", r["name"], r["case"], r["mode"], "; ".join(r["failures"]))
+                log.warning(
+                    "parity check failed: %s [%s, %s]: %s", r["name"], r["case"], r["mode"], "; ".join(r["failures"])
+                )
         _state["results"] = results
         _state["boxed"] = set()
     return _state["results"]
@@ -68,7 +70,12 @@ def _table(results, with_name):
     grouped = [_group_errors(r) for r in results]
     columns = [title for title, _ in GROUPS if any(g[title] is not None for g in grouped)]
     has_gradcheck = any(r["gradcheck"] is not None for r in results)
-    head = (["block"] if with_name else []) + ["case", "mode", *columns] + (["gradcheck"] if has_gradcheck else []) + ["status"]
+    head = (
+        (["block"] if with_name else [])
+        + ["case", "mode", *columns]
+        + (["gradcheck"] if has_gradcheck else [])
+        + ["status"]
+    )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r, g in zip(results, grouped):
         cells = ([f"`{r['name']}`"] if with_name else []) + [r["case"], r["mode"]]
@@ -118,7 +125,8 @@ def _verification_page(results, page):
         failed = sum(not r["passed"] for r in rows)
         link = _relative_link(page.file.src_uri, rows[0]["page"])
         status = "✅ pass" if not failed else f"❌ {failed} failing"
-        summary.append(f"| [`{name}`]({link}) | `{rows[0]['reference']}` | {rows[0]['kind']} | {len(rows)} | {_fmt(worst)} | {status} |")
+        reference, kind = rows[0]["reference"], rows[0]["kind"]
+        summary.append(f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} | {status} |")
     passed = sum(r["passed"] for r in results)
     parts = [
         f"**{passed} of {len(results)} checks pass** — measured by this build: {_environment(results)}.",
@@ -152,5 +160,7 @@ def on_post_build(config):
     results = _results()
     for r in results:
         if r["name"] not in _state["boxed"]:
-            log.warning("registry entry %s has no <!-- byhand:checked %s --> box on %s", r["name"], r["name"], r["page"])
+            log.warning(
+                "registry entry %s has no <!-- byhand:checked %s --> box on %s", r["name"], r["name"], r["page"]
+            )
             _state["boxed"].add(r["name"])

@@ -19,6 +19,8 @@ def linear(x, weight, bias=None):
     if bias is not None:
         y = y + bias
     return y
+
+
 # --8<-- [end:linear]
 
 
@@ -32,6 +34,8 @@ def relu(x):
 def relu_derivative(x):
     """``1`` where ``x > 0``, else ``0``."""
     return (x > 0).to(x.dtype)
+
+
 # --8<-- [end:relu]
 
 
@@ -43,6 +47,8 @@ def minus_abs(x):
     the gradient of every formula below at exactly the point where it is largest.
     """
     return torch.where(x >= 0, -x, x)
+
+
 # --8<-- [end:minus_abs]
 
 
@@ -61,6 +67,8 @@ def sigmoid_derivative(x):
     """``σ'(x) = σ(x) (1 - σ(x))``; at most 1/4, reached at 0."""
     s = sigmoid(x)
     return s * (1 - s)
+
+
 # --8<-- [end:sigmoid]
 
 
@@ -76,6 +84,8 @@ def tanh(x):
 def tanh_derivative(x):
     """``tanh'(x) = 1 - tanh(x)^2``; at most 1, reached at 0."""
     return 1 - tanh(x) ** 2
+
+
 # --8<-- [end:tanh]
 
 
@@ -90,6 +100,8 @@ def log_softmax(x, dim=-1):
 def softmax(x, dim=-1):
     """``e^{x_i} / Σ_j e^{x_j}``, via :func:`log_softmax` so it shares its stability."""
     return torch.exp(log_softmax(x, dim=dim))
+
+
 # --8<-- [end:log_softmax]
 
 
@@ -108,6 +120,8 @@ def reduce(loss, reduction):
     if reduction == "sum":
         return loss.sum()
     return loss
+
+
 # --8<-- [end:reduce]
 
 
@@ -116,10 +130,11 @@ def mse_loss(input, target, reduction="mean"):
     """``(input - target)^2``, reduced. Shapes must match exactly (no silent broadcasting)."""
     if input.shape != target.shape:
         raise ValueError(
-            f"mse_loss expects input and target of the same shape, got {tuple(input.shape)} "
-            f"and {tuple(target.shape)}"
+            f"mse_loss expects input and target of the same shape, got {tuple(input.shape)} and {tuple(target.shape)}"
         )
     return reduce((input - target) ** 2, reduction)
+
+
 # --8<-- [end:mse_loss]
 
 
@@ -183,4 +198,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if reduction == "mean":
         return loss.sum() / w_target.sum()
     return reduce(loss, reduction)
+
+
 # --8<-- [end:cross_entropy]

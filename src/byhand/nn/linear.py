@@ -35,9 +35,7 @@ class Linear(torch.nn.Module):
 
     def forward(self, x):
         if x.dim() == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"Linear expects input of shape (*, {self.in_features}), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"Linear expects input of shape (*, {self.in_features}), got {tuple(x.shape)}")
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):

@@ -16,6 +16,8 @@ class MSELoss(torch.nn.Module):
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
 # --8<-- [end:mse]
 
 
@@ -47,4 +49,6 @@ class CrossEntropyLoss(torch.nn.Module):
             reduction=self.reduction,
             label_smoothing=self.label_smoothing,
         )
+
+
 # --8<-- [end:cross_entropy]

@@ -11,14 +11,16 @@ import torch
 class SGD(torch.optim.Optimizer):
     """For each parameter ``p`` with gradient ``g`` (step ``t``)::
 
-        g ← g + λ p                                  (weight_decay λ)
-        b ← g                  if t = 1              (momentum μ > 0)
-        b ← μ b + (1 - τ) g    otherwise             (dampening τ)
-        g ← g + μ b            if nesterov else  g ← b
-        p ← p - η g                                  (lr η; p + η g if maximize)
+    g ← g + λ p                                  (weight_decay λ)
+    b ← g                  if t = 1              (momentum μ > 0)
+    b ← μ b + (1 - τ) g    otherwise             (dampening τ)
+    g ← g + μ b            if nesterov else  g ← b
+    p ← p - η g                                  (lr η; p + η g if maximize)
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False):
+    def __init__(
+        self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False
+    ):
         if isinstance(lr, torch.Tensor):
             raise TypeError("SGD expects lr as a Python float, got a tensor")
         if lr < 0.0:
@@ -33,7 +35,12 @@ class SGD(torch.optim.Optimizer):
                 f"dampening={dampening}"
             )
         defaults = dict(
-            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov, maximize=maximize
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
         )
         super().__init__(params, defaults)
 

@@ -7,8 +7,8 @@ benchmarks, so each check is written once, here.
 """
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
@@ -164,6 +164,7 @@ class ModulePair:
     check_init: bool = True
     gradcheck: bool | None = None
     tolerance: dict = field(default_factory=dict)
+    bench: Case | None = None  # the configuration benchmarks/ times (larger inputs)
 
     def __post_init__(self):
         if self.kind not in ("twin", "oracle"):
@@ -180,13 +181,14 @@ class ModulePair:
         ours = _seeded("cpu", lambda: self.ours(**copy.deepcopy(case.kwargs)))
         theirs = _seeded("cpu", lambda: self.theirs(**copy.deepcopy(case.kwargs)))
         sd_ours, sd_theirs = ours.state_dict(), theirs.state_dict()
-        if cmp.keys("state_dict", sd_ours, sd_theirs):
-            if self.check_init:
-                for key in sd_theirs:
-                    cmp.tensors("init", sd_ours[key], sd_theirs[key])
-            # From here on both hold the same weights: load theirs into ours and ours back into theirs.
-            ours.load_state_dict(sd_theirs)
-            theirs.load_state_dict(ours.state_dict())
+        if not cmp.keys("state_dict", sd_ours, sd_theirs):
+            return _result(self, case, mode, device, dtype, cmp, None)  # nothing else can be paired up
+        if self.check_init:
+            for key in sd_theirs:
+                cmp.tensors("init", sd_ours[key], sd_theirs[key])
+        # From here on both hold the same weights: load theirs into ours and ours back into theirs.
+        ours.load_state_dict(sd_theirs)
+        theirs.load_state_dict(ours.state_dict())
         ours.to(device=device, dtype=dtype).train(mode == "train")
         theirs.to(device=device, dtype=dtype).train(mode == "train")
 
@@ -212,10 +214,7 @@ class ModulePair:
 
         if self.gradcheck or (self.gradcheck is None and self.kind == "oracle"):
             gradcheck_ok = self._gradcheck(cmp, ours, inputs, device, dtype)
-        return Result(
-            self.name, case.label, mode, self.reference, self.kind, str(device), str(dtype).removeprefix("torch."),
-            self.page, cmp.max_abs_err, gradcheck_ok, tuple(cmp.failures), atol, rtol,
-        )
+        return _result(self, case, mode, device, dtype, cmp, gradcheck_ok)
 
     @staticmethod
     def _backward(cmp, generator, ours, theirs, in_ours, in_theirs, out_ours, out_theirs):
@@ -245,7 +244,7 @@ class ModulePair:
             xs = list(inputs)
             for i, leaf in zip(float_at, args[: len(float_at)]):
                 xs[i] = leaf
-            out = torch.func.functional_call(module, dict(zip(names, args[len(float_at):])), tuple(xs))
+            out = torch.func.functional_call(module, dict(zip(names, args[len(float_at) :])), tuple(xs))
             return tuple(_flatten(out))
 
         try:
@@ -278,6 +277,7 @@ class OptimizerPair:
     modes: tuple = ("train",)
     steps: int = 20
     tolerance: dict = field(default_factory=dict)
+    bench: Case | None = None  # the configuration benchmarks/ times; its ``inputs`` is a problem factory
 
     def ids(self):
         return [(case, mode) for case in self.cases for mode in self.modes]
@@ -315,10 +315,25 @@ class OptimizerPair:
                 opt_ours, opt_theirs = build(self.ours, params_ours), build(self.theirs, params_theirs)
                 opt_ours.load_state_dict(saved_theirs)
                 opt_theirs.load_state_dict(saved_ours)
-        return Result(
-            self.name, case.label, mode, self.reference, self.kind, str(device), str(dtype).removeprefix("torch."),
-            self.page, cmp.max_abs_err, None, tuple(cmp.failures), atol, rtol,
-        )
+        return _result(self, case, mode, device, dtype, cmp, None)
+
+
+def _result(entry, case, mode, device, dtype, cmp, gradcheck_ok):
+    return Result(
+        entry.name,
+        case.label,
+        mode,
+        entry.reference,
+        entry.kind,
+        str(device),
+        str(dtype).removeprefix("torch."),
+        entry.page,
+        cmp.max_abs_err,
+        gradcheck_ok,
+        tuple(cmp.failures),
+        cmp.atol,
+        cmp.rtol,
+    )
 
 
 def _tensor_keys(state):
@@ -335,4 +350,3 @@ def run(entries, device="cpu", dtype=torch.float64, only=None):
         for case, mode in entry.ids():
             results.append(entry.check(case, mode, device=device, dtype=dtype))
     return results
-

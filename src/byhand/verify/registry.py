@@ -15,6 +15,11 @@ from byhand.verify.pairs import Case, ModulePair, OptimizerPair
 EXTREMES = (0.0, -0.0, 1e-8, -1e-8, 20.0, -20.0, 50.0, -50.0, 800.0, -800.0)
 
 
+BENCH_ACTIVATION = Case(
+    "(1024, 1024)", inputs=lambda g, dtype: (3 * torch.randn(1024, 1024, generator=g, dtype=dtype),)
+)
+
+
 def _activation_inputs(generator, dtype):
     x = 3 * torch.randn(4, 6, generator=generator, dtype=dtype)
     return (torch.cat([x.flatten(), torch.tensor(EXTREMES, dtype=dtype)]).reshape(2, 17),)
@@ -48,11 +53,11 @@ def _probabilities(g, dtype):
 CLASS_WEIGHT = (0.5, 2.0, 1.0, 0.25, 3.0)
 
 
-def _least_squares(generator, dtype):
-    """A small regression with a non-convex twist: parameters W (4, 3) and b (4,)."""
-    x = torch.randn(16, 3, generator=generator, dtype=dtype)
-    y = torch.randn(16, 4, generator=generator, dtype=dtype)
-    start = [torch.randn(4, 3, generator=generator, dtype=dtype), torch.zeros(4, dtype=dtype)]
+def _least_squares(generator, dtype, n=16, d_in=3, d_out=4):
+    """A small regression with a non-convex twist: parameters W (d_out, d_in) and b (d_out,)."""
+    x = torch.randn(n, d_in, generator=generator, dtype=dtype)
+    y = torch.randn(n, d_out, generator=generator, dtype=dtype)
+    start = [torch.randn(d_out, d_in, generator=generator, dtype=dtype), torch.zeros(d_out, dtype=dtype)]
 
     def loss(params):
         w, b = params
@@ -68,6 +73,7 @@ def _two_groups(params):
 
 
 REGISTRY = (
+    # --8<-- [start:linear]
     ModulePair(
         name="nn.Linear",
         reference="torch.nn.Linear",
@@ -84,13 +90,20 @@ REGISTRY = (
             ),
         ),
         page="modules/linear.md",
+        bench=Case(
+            "(512, 1024) → 1024",
+            dict(in_features=1024, out_features=1024),
+            inputs=lambda g, dtype: (torch.randn(512, 1024, generator=g, dtype=dtype),),
+        ),
     ),
+    # --8<-- [end:linear]
     ModulePair(
         name="nn.ReLU",
         reference="torch.nn.ReLU",
         ours=byhand.nn.ReLU,
         theirs=torch.nn.ReLU,
         inputs=_activation_inputs,
+        bench=BENCH_ACTIVATION,
         page="activations/index.md",
     ),
     ModulePair(
@@ -99,6 +112,7 @@ REGISTRY = (
         ours=byhand.nn.Sigmoid,
         theirs=torch.nn.Sigmoid,
         inputs=_activation_inputs,
+        bench=BENCH_ACTIVATION,
         page="activations/index.md",
     ),
     ModulePair(
@@ -107,6 +121,7 @@ REGISTRY = (
         ours=byhand.nn.Tanh,
         theirs=torch.nn.Tanh,
         inputs=_activation_inputs,
+        bench=BENCH_ACTIVATION,
         page="activations/index.md",
     ),
     ModulePair(
@@ -115,6 +130,7 @@ REGISTRY = (
         ours=byhand.nn.MSELoss,
         theirs=torch.nn.MSELoss,
         inputs=_pair_of(4, 5),
+        bench=Case("(1024, 1024)", inputs=_pair_of(1024, 1024)),
         cases=tuple(Case(r, dict(reduction=r)) for r in ("mean", "sum", "none")),
         modes=("train",),
         page="losses/mse.md",
@@ -125,6 +141,7 @@ REGISTRY = (
         ours=byhand.nn.CrossEntropyLoss,
         theirs=torch.nn.CrossEntropyLoss,
         inputs=_logits_and_classes(),
+        bench=Case("(4096, 1000) logits", inputs=_logits_and_classes(n=4096, classes=1000)),
         cases=(
             *(Case(r, dict(reduction=r)) for r in ("mean", "sum", "none")),
             Case("weight", dict(weight=torch.tensor(CLASS_WEIGHT))),
@@ -156,6 +173,11 @@ REGISTRY = (
         ),
         steps=20,
         page="optim/sgd.md",
+        bench=Case(
+            "momentum, W (512, 512)",
+            dict(lr=0.01, momentum=0.9),
+            inputs=lambda g, dtype: _least_squares(g, dtype, n=256, d_in=512, d_out=512),
+        ),
     ),
 )
 
