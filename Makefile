@@ -16,7 +16,6 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KATEX := docs/vendor/katex
 export NO_MKDOCS_2_WARNING := 1
-export MPLBACKEND := Agg
 
 .PHONY: serve build test pytest docs lint format bench install assets clean distclean
 

@@ -28,5 +28,5 @@ def on_config(config):
 
 def on_page_content(html, page, config, files):
     if UNEXPANDED_INCLUDE.search(html):
-        log.warning("%s shows an include line that was not expanded (--8<-- \"src/...\")", page.file.src_uri)
+        log.warning('%s shows an include line that was not expanded (--8<-- "src/...")', page.file.src_uri)
     return html

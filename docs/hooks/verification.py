@@ -63,22 +63,17 @@ def _group_errors(result):
 
 
 def _status(result):
-    return "✅ pass" if result["passed"] else "❌ " + "; ".join(result["failures"])
+    return "pass" if result["passed"] else "**FAIL**: " + "; ".join(result["failures"])
 
 
-def _table(results, with_name):
+def _table(results):
     grouped = [_group_errors(r) for r in results]
     columns = [title for title, _ in GROUPS if any(g[title] is not None for g in grouped)]
     has_gradcheck = any(r["gradcheck"] is not None for r in results)
-    head = (
-        (["block"] if with_name else [])
-        + ["case", "mode", *columns]
-        + (["gradcheck"] if has_gradcheck else [])
-        + ["status"]
-    )
+    head = ["case", "mode", *columns] + (["gradcheck"] if has_gradcheck else []) + ["status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r, g in zip(results, grouped):
-        cells = ([f"`{r['name']}`"] if with_name else []) + [r["case"], r["mode"]]
+        cells = [r["case"], r["mode"]]
         cells += [_fmt(g[c]) if g[c] is not None else "—" for c in columns]
         if has_gradcheck:
             cells.append({True: "pass", False: "fail", None: "—"}[r["gradcheck"]])
@@ -110,10 +105,13 @@ def _box(name, results, page_src):
         if ok
         else f"Does **not** match `{reference}`: {sum(not r['passed'] for r in rows)} of {len(rows)} checks fail."
     )
-    body = f"{verdict}\n\nMeasured by this build: {_environment(rows)}.\n\n{_table(rows, with_name=False)}"
-    return f'!!! {kind} "Checked against {reference}"\n\n' + "\n".join(
-        ("    " + line) if line else "" for line in body.splitlines()
+    body = f"{verdict}\n\nMeasured by this build: {_environment(rows)}.\n\n{_table(rows)}"
+    title = (
+        f"Checked against PyTorch: {reference}"
+        if rows[0]["kind"] == "twin"
+        else f"Checked against an oracle: {reference}"
     )
+    return f'!!! {kind} "{title}"\n\n' + "\n".join(("    " + line) if line else "" for line in body.splitlines())
 
 
 def _verification_page(results, page):
@@ -124,7 +122,7 @@ def _verification_page(results, page):
         worst = max((v for r in rows for v in r["max_abs_err"].values()), default=0.0)
         failed = sum(not r["passed"] for r in rows)
         link = _relative_link(page.file.src_uri, rows[0]["page"])
-        status = "✅ pass" if not failed else f"❌ {failed} failing"
+        status = "pass" if not failed else f"**FAIL** ({failed} failing)"
         reference, kind = rows[0]["reference"], rows[0]["kind"]
         summary.append(f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} | {status} |")
     passed = sum(r["passed"] for r in results)
@@ -132,8 +130,15 @@ def _verification_page(results, page):
         f"**{passed} of {len(results)} checks pass** — measured by this build: {_environment(results)}.",
         "\n".join(summary),
         "## Every check",
-        _table(results, with_name=True),
     ]
+    for name in names:
+        rows = [r for r in results if r["name"] == name]
+        link = _relative_link(page.file.src_uri, rows[0]["page"])
+        parts += [
+            f"### `{name}`",
+            f"Against `{rows[0]['reference']}` ({rows[0]['kind']}); page: [{rows[0]['page']}]({link}).",
+            _table(rows),
+        ]
     return "\n\n".join(parts)
 
 

@@ -9,7 +9,7 @@ function renderMath() {
       { left: "$", right: "$", display: false },
       { left: "\\(", right: "\\)", display: false },
     ],
-    ignoredClasses: ["highlight", "jp-InputArea"],
+    ignoredClasses: ["highlight"],
     throwOnError: false,
   });
 }
