@@ -4,6 +4,7 @@
 child process. Pages then get, in place of these markers:
 
 * ``<!-- byhand:verification -->`` — the full table (Verification page);
+* ``<!-- byhand:summary -->`` — one row per block, linking to its page (landing page);
 * ``<!-- byhand:checked NAME -->`` — a "Checked against PyTorch" box for registry entry NAME.
 
 Every number in those tables comes from that run. A failing check, an unknown NAME, or a
@@ -18,7 +19,7 @@ import re
 from _subprocess import Step
 
 log = logging.getLogger("mkdocs.hooks.verification")
-MARKER = re.compile(r"<!--\s*byhand:(verification|checked)\s*([^>]*?)\s*-->")
+MARKER = re.compile(r"<!--\s*byhand:(verification|summary|checked)\s*([^>]*?)\s*-->")
 GROUPS = (  # (column title, predicate on a quantity name), in display order
     ("init", lambda q: q == "init"),
     ("forward", lambda q: q.startswith("forward")),
@@ -82,11 +83,19 @@ def _table(results):
     return "\n".join(lines)
 
 
+def _latex_number(x):
+    """``1e-12`` as ``10^{-12}``, ``2.5e-07`` as ``2.5 \\cdot 10^{-7}``."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1.0" else f"{mantissa.rstrip('0').rstrip('.')} \\cdot {power}"
+
+
 def _environment(results):
     r = results[0]
     return (
         f"device `{r['device']}`, dtype `{r['dtype']}`, torch `{r['torch']}`, Python `{platform.python_version()}`; "
-        f"a value passes when |ours − theirs| ≤ {r['atol']:g} + {r['rtol']:g}·|theirs|"
+        f"a value passes when $|\\text{{ours}} - \\text{{theirs}}| \\le {_latex_number(r['atol'])} + "
+        f"{_latex_number(r['rtol'])}\\,|\\text{{theirs}}|$ element-wise"
     )
 
 
@@ -114,24 +123,25 @@ def _box(name, results, page_src):
     return f'!!! {kind} "{title}"\n\n' + "\n".join(("    " + line) if line else "" for line in body.splitlines())
 
 
-def _verification_page(results, page):
-    names = list(dict.fromkeys(r["name"] for r in results))
-    summary = ["| block | reference | kind | checks | largest error | status |", "|---|---|---|---|---|---|"]
-    for name in names:
+def _summary(results, page):
+    """One row per block: reference, kind, number of checks, largest error, status."""
+    lines = ["| block | re-creates | kind | checks | largest error | status |", "|---|---|---|---|---|---|"]
+    for name in dict.fromkeys(r["name"] for r in results):
         rows = [r for r in results if r["name"] == name]
         worst = max((v for r in rows for v in r["max_abs_err"].values()), default=0.0)
         failed = sum(not r["passed"] for r in rows)
         link = _relative_link(page.file.src_uri, rows[0]["page"])
         status = "pass" if not failed else f"**FAIL** ({failed} failing)"
         reference, kind = rows[0]["reference"], rows[0]["kind"]
-        summary.append(f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} | {status} |")
+        lines.append(f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} | {status} |")
     passed = sum(r["passed"] for r in results)
-    parts = [
-        f"**{passed} of {len(results)} checks pass** — measured by this build: {_environment(results)}.",
-        "\n".join(summary),
-        "## Every check",
-    ]
-    for name in names:
+    head = f"**{passed} of {len(results)} checks pass** — measured by this build: {_environment(results)}."
+    return head + "\n\n" + "\n".join(lines)
+
+
+def _verification_page(results, page):
+    parts = [_summary(results, page), "## Every check"]
+    for name in dict.fromkeys(r["name"] for r in results):
         rows = [r for r in results if r["name"] == name]
         link = _relative_link(page.file.src_uri, rows[0]["page"])
         parts += [
@@ -156,6 +166,8 @@ def on_page_markdown(markdown, page, config, files):
         what, arg = match.group(1), match.group(2)
         if what == "verification":
             return _verification_page(results, page)
+        if what == "summary":
+            return _summary(results, page)
         return _box(arg, results, page.file.src_uri)
 
     return MARKER.sub(replace, markdown)
