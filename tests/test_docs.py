@@ -20,7 +20,7 @@ def _include_lines(page):
 def test_includes_resolve(page):
     for line in _include_lines(page):
         match = INCLUDE.match(line)
-        assert match, f"{page.name}: malformed include line {line!r} (expected --8<-- \"src/...\")"
+        assert match, f'{page.name}: malformed include line {line!r} (expected --8<-- "src/...")'
         source = ROOT / match["path"]
         assert source.is_file(), f"{page.name}: {match['path']} does not exist"
         if match["section"]:
