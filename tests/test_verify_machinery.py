@@ -336,19 +336,13 @@ class EmaMomentumSGD(byhand.optim.SGD):
 class RenamedStateSGD(byhand.optim.SGD):
     """Correct maths, but the state lives under 'momentum' instead of 'momentum_buffer'."""
 
-    @torch.no_grad()
     def step(self, closure=None):
-        for group in self.param_groups:
-            lr, mu = group["lr"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "momentum" not in state:
-                    state["momentum"] = p.grad.clone()
-                else:
-                    state["momentum"].mul_(mu).add_(p.grad)
-                p.add_(state["momentum"], alpha=-lr)
+        for state in self.state.values():
+            state["momentum_buffer"] = state.pop("momentum")
+        loss = super().step(closure)
+        for state in self.state.values():
+            state["momentum"] = state.pop("momentum_buffer")
+        return loss
 
 
 def _quadratic(generator, dtype):
