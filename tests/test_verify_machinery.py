@@ -308,6 +308,18 @@ def test_gradcheck_alone_catches_a_bug_shared_by_the_oracle():
     assert len(r.failures) == 1 and r.failures[0].startswith("gradcheck:"), r.failures
 
 
+class DetachedLinear(byhand.nn.Linear):
+    def forward(self, x):
+        return super().forward(x).detach()
+
+
+def test_detached_output_fails_instead_of_skipping_the_gradients():
+    for r in run([linear_pair(DetachedLinear)]):
+        assert r.max_abs_err["forward"] == 0.0
+        assert not r.passed
+        assert any("requires_grad is False for ours, True for theirs" in f for f in r.failures), r.failures
+
+
 def test_kind_must_be_twin_or_oracle():
     with pytest.raises(ValueError, match="kind must be 'twin' or 'oracle'"):
         linear_pair(byhand.nn.Linear, kind="twins")

@@ -218,6 +218,11 @@ class ModulePair:
 
     @staticmethod
     def _backward(cmp, generator, ours, theirs, in_ours, in_theirs, out_ours, out_theirs):
+        for i, (a, b) in enumerate(zip(out_ours, out_theirs)):
+            if a.requires_grad != b.requires_grad:  # e.g. ours detached its output: no gradient flows
+                cmp.failures.append(
+                    f"output {i}: requires_grad is {a.requires_grad} for ours, {b.requires_grad} for theirs"
+                )
         pairs = [(a, b) for a, b in zip(out_ours, out_theirs) if a.requires_grad and b.requires_grad]
         if not pairs:
             return
