@@ -1,6 +1,8 @@
-"""byhand.optim.SGD: argument checks, closure, untouched parameters, momentum convention, state_dicts."""
+"""byhand.optim.SGD: argument checks, closure, untouched parameters, momentum convention.
 
-import copy
+Parity with torch.optim.SGD step by step, and state_dicts loading both ways, are the registry's
+checks (tests/test_registry.py).
+"""
 
 import pytest
 import torch
@@ -97,69 +99,3 @@ def test_dampening_and_nesterov_match_torch_numbers():
             p.grad = torch.ones(1, dtype=torch.float64)
             opt.step()
             assert abs((before - p.item()) - move) < 1e-15, (kwargs, step)
-
-
-def _loss(w, b, x, y):
-    return ((torch.tanh(x @ w.T + b) - y) ** 2).mean()
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [dict(lr=0.1, momentum=0.9), dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)],
-    ids=["momentum", "nesterov + weight_decay"],
-)
-def test_state_dict_loads_into_torch_and_both_take_the_same_step(kwargs):
-    g = torch.Generator().manual_seed(11)
-    x = torch.randn(8, 3, generator=g, dtype=torch.float64)
-    y = torch.randn(8, 2, generator=g, dtype=torch.float64)
-    w = torch.nn.Parameter(torch.randn(2, 3, generator=g, dtype=torch.float64))
-    b = torch.nn.Parameter(torch.zeros(2, dtype=torch.float64))
-
-    ours = byhand.optim.SGD([w, b], **kwargs)
-    for _ in range(3):
-        ours.zero_grad()
-        _loss(w, b, x, y).backward()
-        ours.step()
-    # torch's load_state_dict keeps the very tensors it is given (no copy when dtype and device
-    # already match), so copy as saving to disk would; otherwise both optimizers share one buffer.
-    saved = copy.deepcopy(ours.state_dict())
-    assert set(saved["state"]) == {0, 1}
-    assert set(saved["state"][0]) == {"momentum_buffer"}
-
-    w2 = torch.nn.Parameter(w.detach().clone())
-    b2 = torch.nn.Parameter(b.detach().clone())
-    theirs = torch.optim.SGD([w2, b2], **kwargs)
-    theirs.load_state_dict(saved)
-    assert torch.equal(theirs.state[w2]["momentum_buffer"], ours.state[w]["momentum_buffer"])
-    # control: a torch optimizer that did not load the state, from the same parameters
-    w3 = torch.nn.Parameter(w.detach().clone())
-    b3 = torch.nn.Parameter(b.detach().clone())
-    fresh = torch.optim.SGD([w3, b3], **kwargs)
-
-    for opt, params in ((ours, (w, b)), (theirs, (w2, b2)), (fresh, (w3, b3))):
-        opt.zero_grad()
-        _loss(*params, x, y).backward()
-        opt.step()
-    assert float((w - w2).detach().abs().max()) < 1e-15
-    assert float((b - b2).detach().abs().max()) < 1e-15
-    # weight decay g + λp may round differently (fused multiply-add): ulps, not exact equality
-    assert float((theirs.state[w2]["momentum_buffer"] - ours.state[w]["momentum_buffer"]).abs().max()) < 1e-15
-    # without the loaded momentum the step is visibly different
-    assert float((w - w3).detach().abs().max()) > 1e-4
-
-
-def test_torch_state_dict_loads_into_byhand():
-    p, q = _param(1.0, -2.0), _param(1.0, -2.0)
-    theirs = torch.optim.SGD([q], lr=0.1, momentum=0.8)
-    for _ in range(2):
-        q.grad = q.detach() * 2
-        theirs.step()
-    ours = byhand.optim.SGD([p], lr=0.1, momentum=0.8)
-    with torch.no_grad():
-        p.copy_(q)
-    ours.load_state_dict(copy.deepcopy(theirs.state_dict()))
-    for opt, param in ((ours, p), (theirs, q)):
-        param.grad = param.detach() * 2
-        opt.step()
-    assert float((p - q).detach().abs().max()) < 1e-15
-    assert torch.equal(ours.state[p]["momentum_buffer"], theirs.state[q]["momentum_buffer"])

@@ -327,22 +327,20 @@ def test_kind_must_be_twin_or_oracle():
 
 # --- OptimizerPair ----------------------------------------------------------------------------
 class EmaMomentumSGD(byhand.optim.SGD):
-    """First step like PyTorch (b = g), then the 'EMA' convention b = mu*b + (1 - mu)*g."""
+    """First step like PyTorch (b = g), then the 'EMA' convention b = mu*b + (1 - mu)*g,
+    which is PyTorch's rule with dampening = momentum, whatever dampening was asked for."""
 
-    @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
-            lr, mu = group["lr"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = p.grad.clone()
-                else:
-                    buf.mul_(mu).add_(p.grad, alpha=1 - mu)
-                p.add_(buf, alpha=-lr)
+            group["dampening"] = group["momentum"]
+        return super().step(closure)
+
+
+class ForgetfulSGD(byhand.optim.SGD):
+    """Correct steps, but load_state_dict keeps nothing: the momentum restarts."""
+
+    def load_state_dict(self, state_dict):
+        pass
 
 
 class RenamedStateSGD(byhand.optim.SGD):
@@ -402,6 +400,15 @@ def test_wrong_momentum_convention_fails():
     assert same.passed, same.failures
 
 
+def test_state_dict_that_does_not_load_fails():
+    # The check swaps state_dicts half-way; an optimizer that drops the loaded momentum drifts.
+    (r,) = run([sgd_pair(ForgetfulSGD)])
+    assert not r.passed
+    assert r.max_abs_err["params"] > 1e-4, r.max_abs_err
+    (plain,) = run([sgd_pair(ForgetfulSGD, lr=0.1)])  # no momentum, no state: nothing to lose
+    assert plain.passed, plain.failures
+
+
 def test_wrong_state_key_fails():
     (r,) = run([sgd_pair(RenamedStateSGD)])
     assert not r.passed
@@ -426,13 +433,9 @@ def test_cli_json_only_linear(capsys):
         assert row["passed"] is True
 
 
-def test_cli_json_full_run_lists_every_entry_and_passes(capsys):
-    code = cli.main(["--json"])
-    rows = json.loads(capsys.readouterr().out)
-    assert {row["name"] for row in rows} >= EXPECTED_NAMES
-    failed = [(row["name"], row["case"], row["failures"]) for row in rows if not row["passed"]]
-    assert failed == []
-    assert code == 0
+def test_registry_lists_the_first_slice():
+    # Every entry's checks run in tests/test_registry.py; here only that none is missing.
+    assert {entry.name for entry in byhand.verify.REGISTRY} >= EXPECTED_NAMES
 
 
 def test_cli_float32(capsys):

@@ -50,6 +50,11 @@ def _results():
     return _state["results"]
 
 
+def _worst(results):
+    """The largest absolute error over every quantity of these results."""
+    return max((v for r in results for v in r["max_abs_err"].values()), default=0.0)
+
+
 def _fmt(err):
     return "0" if err == 0 else f"{err:.1e}"
 
@@ -105,7 +110,7 @@ def _box(name, results, page_src):
         log.warning("%s: <!-- byhand:checked %s --> names no registry entry", page_src, name)
         return ""
     _state["boxed"].add(name)
-    worst = max((v for r in rows for v in r["max_abs_err"].values()), default=0.0)
+    worst = _worst(rows)
     ok = all(r["passed"] for r in rows)
     kind = "success" if ok else "failure"
     reference = rows[0]["reference"]
@@ -128,7 +133,7 @@ def _summary(results, page):
     lines = ["| block | re-creates | kind | checks | largest error | status |", "|---|---|---|---|---|---|"]
     for name in dict.fromkeys(r["name"] for r in results):
         rows = [r for r in results if r["name"] == name]
-        worst = max((v for r in rows for v in r["max_abs_err"].values()), default=0.0)
+        worst = _worst(rows)
         failed = sum(not r["passed"] for r in rows)
         link = _relative_link(page.file.src_uri, rows[0]["page"])
         status = "pass" if not failed else f"**FAIL** ({failed} failing)"

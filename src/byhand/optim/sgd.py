@@ -9,13 +9,15 @@ import torch
 
 
 class SGD(torch.optim.Optimizer):
-    """For each parameter ``p`` with gradient ``g`` (step ``t``)::
+    """Stochastic gradient descent with PyTorch's arguments, defaults and state keys.
 
-    g ← g + λ p                                  (weight_decay λ)
-    b ← g                  if t = 1              (momentum μ > 0)
-    b ← μ b + (1 - τ) g    otherwise             (dampening τ)
-    g ← g + μ b            if nesterov else  g ← b
-    p ← p - η g                                  (lr η; p + η g if maximize)
+    For each parameter ``p`` with gradient ``g`` (step ``t``)::
+
+        g ← g + λ p                                  (weight_decay λ)
+        b ← g                  if t = 1              (momentum μ > 0)
+        b ← μ b + (1 - τ) g    otherwise             (dampening τ)
+        g ← g + μ b            if nesterov else  g ← b
+        p ← p - η g                                  (lr η; p + η g if maximize)
     """
 
     def __init__(
