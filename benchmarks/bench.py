@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from byhand.verify import DTYPES, REGISTRY, SEED, ModulePair, OptimizerPair
+from byhand.verify.pairs import _flatten, as_args
 
 
 def _sync(device):
@@ -29,15 +30,21 @@ def _sync(device):
 
 def _module_step(factory, case, device, dtype):
     module = factory(**case.kwargs).to(device=device, dtype=dtype)
-    inputs = [
-        x.to(device) if isinstance(x, torch.Tensor) else x
-        for x in case.inputs(torch.Generator().manual_seed(SEED), dtype)
-    ]
-    leaves = [x.requires_grad_(True) if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
+    made = as_args(case.inputs(torch.Generator().manual_seed(SEED), dtype))
+    leaves = made.map(
+        lambda x: (
+            x.to(device).requires_grad_(x.is_floating_point())
+            if isinstance(x, torch.Tensor)
+            else x
+        )
+    )
 
     def step():
-        out = module(*leaves)
-        out.sum().backward()
+        out = module(*leaves.args, **leaves.kwargs)
+        outputs = _flatten(out)
+        sum(
+            o.float().sum() for o in outputs if isinstance(o, torch.Tensor) and o.requires_grad
+        ).backward()
 
     return step
 
@@ -97,7 +104,9 @@ def bench(entries, device="cpu", dtype=torch.float32, repeat=20, only=None):
 def _write_atomic(path, text):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, delete=False, suffix=".tmp"
+    ) as handle:
         handle.write(text)
     os.replace(handle.name, path)
 
@@ -108,14 +117,23 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32", choices=sorted(DTYPES))
     parser.add_argument("--only", default=None)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--json", default=None, metavar="PATH", help="also write the rows as JSON here")
+    parser.add_argument(
+        "--json", default=None, metavar="PATH", help="also write the rows as JSON here"
+    )
     args = parser.parse_args(argv)
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
-        print("bench: --device cuda asked for, but torch.cuda.is_available() is False", file=sys.stderr)
+        print(
+            "bench: --device cuda asked for, but torch.cuda.is_available() is False",
+            file=sys.stderr,
+        )
         return 2
     rows = bench(REGISTRY, args.device, DTYPES[args.dtype], args.repeat, args.only)
-    print(f"torch {torch.__version__}, {args.device}, {args.dtype}, {torch.get_num_threads()} threads")
-    print(f"{'block':22} {'config':26} {'timed':17} {'ours ms':>9} {'torch ms':>9} {'ours/torch':>10}")
+    print(
+        f"torch {torch.__version__}, {args.device}, {args.dtype}, {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{'block':22} {'config':26} {'timed':17} {'ours ms':>9} {'torch ms':>9} {'ours/torch':>10}"
+    )
     for r in rows:
         times = f"{r['ours_ms']:9.3f} {r['theirs_ms']:9.3f} {r['ratio']:10.2f}"
         print(f"{r['name']:22} {r['config']:26} {r['timed']:17} {times}")

@@ -49,7 +49,10 @@ def test_linear_without_bias():
 
 # --- functional: activations and their derivatives --------------------------------------------
 GRID = torch.cat(
-    [torch.linspace(-30, 30, 241, dtype=torch.float64), torch.tensor([0.0, -0.0, 1e-9, -1e-9], dtype=torch.float64)]
+    [
+        torch.linspace(-30, 30, 241, dtype=torch.float64),
+        torch.tensor([0.0, -0.0, 1e-9, -1e-9], dtype=torch.float64),
+    ]
 )
 
 
@@ -152,7 +155,10 @@ def test_mse_values():
     # squared errors 0, 4, 9, 16
     assert byhand.nn.MSELoss()(a, b).item() == 29 / 4
     assert byhand.nn.MSELoss(reduction="sum")(a, b).item() == 29
-    assert torch.equal(byhand.nn.MSELoss(reduction="none")(a, b), torch.tensor([[0.0, 4.0], [9.0, 16.0]]).double())
+    assert torch.equal(
+        byhand.nn.MSELoss(reduction="none")(a, b),
+        torch.tensor([[0.0, 4.0], [9.0, 16.0]]).double(),
+    )
 
 
 @pytest.mark.parametrize("bad", [5, -1, 17])
@@ -186,12 +192,23 @@ def test_label_smoothing_spreads_over_all_classes():
     logits = torch.randn(6, K, generator=generator, dtype=torch.float64)
     target = torch.tensor([0, 1, 2, 3, 1, 2])
     probs = torch.nn.functional.one_hot(target, K).double() * (1 - eps) + eps / K
-    assert torch.allclose(probs[0], torch.tensor([0.85, 0.05, 0.05, 0.05], dtype=torch.float64), atol=1e-15, rtol=0)
+    assert torch.allclose(
+        probs[0],
+        torch.tensor([0.85, 0.05, 0.05, 0.05], dtype=torch.float64),
+        atol=1e-15,
+        rtol=0,
+    )
 
     smoothed = byhand.nn.CrossEntropyLoss(label_smoothing=eps)(logits, target)
     explicit = byhand.nn.CrossEntropyLoss()(logits, probs)
     assert abs(smoothed.item() - explicit.item()) < 1e-12
-    assert abs(smoothed.item() - torch.nn.functional.cross_entropy(logits, target, label_smoothing=eps).item()) < 1e-12
+    assert (
+        abs(
+            smoothed.item()
+            - torch.nn.functional.cross_entropy(logits, target, label_smoothing=eps).item()
+        )
+        < 1e-12
+    )
 
     # spreading eps over the K - 1 wrong classes only gives a different loss
     one_hot = torch.nn.functional.one_hot(target, K).double()
@@ -214,4 +231,8 @@ def test_cross_entropy_weight_is_a_buffer_like_torch():
 
 
 def test_cross_entropy_without_weight_has_empty_state_dict():
-    assert list(byhand.nn.CrossEntropyLoss().state_dict()) == list(torch.nn.CrossEntropyLoss().state_dict()) == []
+    assert (
+        list(byhand.nn.CrossEntropyLoss().state_dict())
+        == list(torch.nn.CrossEntropyLoss().state_dict())
+        == []
+    )

@@ -39,7 +39,9 @@ def test_notebook_is_committed_without_outputs(path):
     nb = load(path)
     assert nb.get("nbformat") == 4, f"{name}: expected nbformat 4, got {nb.get('nbformat')}"
     for i, cell in code_cells(nb):
-        assert cell.get("outputs") == [], f"{name}: code cell {i} has stored outputs; clear them before committing"
+        assert cell.get("outputs") == [], (
+            f"{name}: code cell {i} has stored outputs; clear them before committing"
+        )
         assert cell.get("execution_count") is None, (
             f"{name}: code cell {i} has execution_count {cell.get('execution_count')}; it must be null"
         )
@@ -51,4 +53,6 @@ def test_notebook_uses_no_network(path):
     for i, cell in code_cells(load(path)):
         text = source(cell)
         for scheme in ("http://", "https://"):
-            assert scheme not in text, f"{name}: code cell {i} mentions {scheme!r}; notebooks must run offline"
+            assert scheme not in text, (
+                f"{name}: code cell {i} mentions {scheme!r}; notebooks must run offline"
+            )

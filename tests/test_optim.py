@@ -23,7 +23,13 @@ def _param(*values):
         (dict(lr=0.1, momentum=-0.5), "momentum"),
         (dict(lr=0.1, weight_decay=-1e-3), "weight_decay"),
     ],
-    ids=["nesterov without momentum", "nesterov with dampening", "negative lr", "negative momentum", "negative decay"],
+    ids=[
+        "nesterov without momentum",
+        "nesterov with dampening",
+        "negative lr",
+        "negative momentum",
+        "negative decay",
+    ],
 )
 def test_invalid_arguments_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -10,7 +10,9 @@ from byhand.verify import REGISTRY
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = [
     "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")),
+    pytest.param(
+        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+    ),
 ]
 CHECKS = [
     pytest.param(entry, case, mode, id=f"{entry.name}[{case.label}-{mode}]")
@@ -23,7 +25,9 @@ CHECKS = [
 @pytest.mark.parametrize(("entry", "case", "mode"), CHECKS)
 def test_parity(entry, case, mode, device):
     result = entry.check(case, mode, device=device, dtype=torch.float64)
-    assert result.passed, f"{entry.name} [{case.label}, {mode}, {device}]: " + "; ".join(result.failures)
+    assert result.passed, f"{entry.name} [{case.label}, {mode}, {device}]: " + "; ".join(
+        result.failures
+    )
     assert result.max_abs_err, "a check that compared nothing"
     if entry.kind == "oracle":
         assert result.gradcheck is True
@@ -38,4 +42,6 @@ def test_names_are_unique():
 def test_page_shows_its_check(entry):
     page = ROOT / "docs" / entry.page
     assert page.is_file(), f"{entry.name}: page {entry.page} does not exist"
-    assert f"<!-- byhand:checked {entry.name} -->" in page.read_text(), f"{entry.page} has no box for {entry.name}"
+    assert f"<!-- byhand:checked {entry.name} -->" in page.read_text(), (
+        f"{entry.page} has no box for {entry.name}"
+    )

@@ -15,7 +15,15 @@ import byhand.verify.__main__ as cli
 from byhand.nn import functional as F
 from byhand.verify import Case, ModulePair, OptimizerPair, Result, run
 
-EXPECTED_NAMES = {"nn.Linear", "nn.ReLU", "nn.Sigmoid", "nn.Tanh", "nn.MSELoss", "nn.CrossEntropyLoss", "optim.SGD"}
+EXPECTED_NAMES = {
+    "nn.Linear",
+    "nn.ReLU",
+    "nn.Sigmoid",
+    "nn.Tanh",
+    "nn.MSELoss",
+    "nn.CrossEntropyLoss",
+    "optim.SGD",
+}
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -103,7 +111,13 @@ def test_correct_linear_passes_with_zero_error():
     assert len(results) == 2  # one case x (train, eval)
     for r in results:
         assert r.passed, r.failures
-        assert set(r.max_abs_err) == {"init", "forward", "grad.input0", "grad.weight", "grad.bias"}
+        assert set(r.max_abs_err) == {
+            "init",
+            "forward",
+            "grad.input0",
+            "grad.weight",
+            "grad.bias",
+        }
         assert all(isinstance(v, float) for v in r.max_abs_err.values())
         assert r.max_abs_err["init"] == 0.0
         assert r.max_abs_err["forward"] <= 1e-14
@@ -127,13 +141,17 @@ def test_wrong_backward_fails_grad_input_only():
         assert not any(f.startswith("forward") for f in r.failures)
         assert any(f.startswith("grad.input0:") for f in r.failures), r.failures
         # the parameter gradients do not go through the doubled path, so they still agree
-        assert not any(f.startswith(("grad.weight", "grad.bias")) for f in r.failures), r.failures
+        assert not any(f.startswith(("grad.weight", "grad.bias")) for f in r.failures), (
+            r.failures
+        )
         assert r.max_abs_err["grad.weight"] <= 1e-12
         assert r.max_abs_err["grad.input0"] > 1e-3
 
 
 # --- ModulePair: state_dict keys and init -----------------------------------------------------
-@pytest.mark.parametrize("module", [ExtraParameterLinear, RenamedLinear], ids=["extra", "renamed"])
+@pytest.mark.parametrize(
+    "module", [ExtraParameterLinear, RenamedLinear], ids=["extra", "renamed"]
+)
 def test_state_dict_key_mismatch_fails(module):
     results = run([linear_pair(module)])
     for r in results:
@@ -317,7 +335,9 @@ def test_detached_output_fails_instead_of_skipping_the_gradients():
     for r in run([linear_pair(DetachedLinear)]):
         assert r.max_abs_err["forward"] == 0.0
         assert not r.passed
-        assert any("requires_grad is False for ours, True for theirs" in f for f in r.failures), r.failures
+        assert any(
+            "requires_grad is False for ours, True for theirs" in f for f in r.failures
+        ), r.failures
 
 
 def test_kind_must_be_twin_or_oracle():
@@ -357,7 +377,10 @@ class RenamedStateSGD(byhand.optim.SGD):
 
 def _quadratic(generator, dtype):
     target = torch.randn(3, 2, generator=generator, dtype=dtype)
-    start = [torch.randn(3, 2, generator=generator, dtype=dtype), torch.randn(2, generator=generator, dtype=dtype)]
+    start = [
+        torch.randn(3, 2, generator=generator, dtype=dtype),
+        torch.randn(2, generator=generator, dtype=dtype),
+    ]
 
     def loss(params):
         w, b = params
@@ -392,7 +415,9 @@ def test_real_sgd_passes_optimizer_pair():
 def test_wrong_momentum_convention_fails():
     (r,) = run([sgd_pair(EmaMomentumSGD)])
     assert not r.passed
-    assert any(f.startswith(("params:", "state.momentum_buffer:")) for f in r.failures), r.failures
+    assert any(f.startswith(("params:", "state.momentum_buffer:")) for f in r.failures), (
+        r.failures
+    )
     assert r.max_abs_err["params"] > 1e-3
     # The EMA rule with b_1 = g is PyTorch's rule with dampening = mu: that case passes,
     # which shows the failure above is about the convention, not noise.
@@ -422,7 +447,9 @@ def test_cli_json_only_linear(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert isinstance(rows, list) and len(rows) == 6  # 3 cases x (train, eval)
     for row in rows:
-        assert {"name", "reference", "kind", "device", "dtype", "max_abs_err", "passed"} <= set(row)
+        assert {"name", "reference", "kind", "device", "dtype", "max_abs_err", "passed"} <= set(
+            row
+        )
         assert row["name"] == "nn.Linear"
         assert row["reference"] == "torch.nn.Linear"
         assert row["kind"] == "twin"

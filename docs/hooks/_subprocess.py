@@ -19,11 +19,17 @@ class Step:
     def __init__(self, description, *args):
         self.description = description
         self.process = subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def output(self, ok_codes=(0,)):
         stdout, stderr = self.process.communicate()
         if self.process.returncode not in ok_codes:
-            raise PluginError(f"{self.description} failed (exit {self.process.returncode}):\n{stderr.strip()}")
+            raise PluginError(
+                f"{self.description} failed (exit {self.process.returncode}):\n{stderr.strip()}"
+            )
         return stdout

@@ -11,7 +11,12 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 
 log = logging.getLogger("mkdocs.hooks.checks")
-REQUIRED = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js", "fonts/KaTeX_Main-Regular.woff2")
+REQUIRED = (
+    "katex.min.js",
+    "katex.min.css",
+    "contrib/auto-render.min.js",
+    "fonts/KaTeX_Main-Regular.woff2",
+)
 UNEXPANDED_INCLUDE = re.compile(r"--8\s*(?:&lt;|<)\s*--")
 
 
@@ -28,5 +33,8 @@ def on_config(config):
 
 def on_page_content(html, page, config, files):
     if UNEXPANDED_INCLUDE.search(html):
-        log.warning('%s shows an include line that was not expanded (--8<-- "src/...")', page.file.src_uri)
+        log.warning(
+            '%s shows an include line that was not expanded (--8<-- "src/...")',
+            page.file.src_uri,
+        )
     return html

@@ -16,7 +16,9 @@ _state = {}
 def on_pre_build(config):
     _state["dir"] = tempfile.TemporaryDirectory(prefix="byhand-figures-")
     _state["step"] = Step(
-        "drawing figures (docs/hooks/draw_figures.py)", "docs/hooks/draw_figures.py", _state["dir"].name
+        "drawing figures (docs/hooks/draw_figures.py)",
+        "docs/hooks/draw_figures.py",
+        _state["dir"].name,
     )
 
 
@@ -24,6 +26,8 @@ def on_files(files, config):
     names = _state["step"].output().split()
     out = Path(_state["dir"].name)
     for name in names:
-        files.append(File.generated(config, f"figures/{name}", content=(out / name).read_bytes()))
+        files.append(
+            File.generated(config, f"figures/{name}", content=(out / name).read_bytes())
+        )
     _state.pop("dir").cleanup()
     return files

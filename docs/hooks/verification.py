@@ -43,7 +43,11 @@ def _results():
         for r in results:
             if not r["passed"]:
                 log.warning(
-                    "parity check failed: %s [%s, %s]: %s", r["name"], r["case"], r["mode"], "; ".join(r["failures"])
+                    "parity check failed: %s [%s, %s]: %s",
+                    r["name"],
+                    r["case"],
+                    r["mode"],
+                    "; ".join(r["failures"]),
                 )
         _state["results"] = results
         _state["boxed"] = set()
@@ -125,12 +129,17 @@ def _box(name, results, page_src):
         if rows[0]["kind"] == "twin"
         else f"Checked against an oracle: {reference}"
     )
-    return f'!!! {kind} "{title}"\n\n' + "\n".join(("    " + line) if line else "" for line in body.splitlines())
+    return f'!!! {kind} "{title}"\n\n' + "\n".join(
+        ("    " + line) if line else "" for line in body.splitlines()
+    )
 
 
 def _summary(results, page):
     """One row per block: reference, kind, number of checks, largest error, status."""
-    lines = ["| block | re-creates | kind | checks | largest error | status |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| block | re-creates | kind | checks | largest error | status |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in dict.fromkeys(r["name"] for r in results):
         rows = [r for r in results if r["name"] == name]
         worst = _worst(rows)
@@ -138,7 +147,9 @@ def _summary(results, page):
         link = _relative_link(page.file.src_uri, rows[0]["page"])
         status = "pass" if not failed else f"**FAIL** ({failed} failing)"
         reference, kind = rows[0]["reference"], rows[0]["kind"]
-        lines.append(f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} | {status} |")
+        lines.append(
+            f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} | {status} |"
+        )
     passed = sum(r["passed"] for r in results)
     head = f"**{passed} of {len(results)} checks pass** — measured by this build: {_environment(results)}."
     return head + "\n\n" + "\n".join(lines)
@@ -183,6 +194,9 @@ def on_post_build(config):
     for r in results:
         if r["name"] not in _state["boxed"]:
             log.warning(
-                "registry entry %s has no <!-- byhand:checked %s --> box on %s", r["name"], r["name"], r["page"]
+                "registry entry %s has no <!-- byhand:checked %s --> box on %s",
+                r["name"],
+                r["name"],
+                r["page"],
             )
             _state["boxed"].add(r["name"])

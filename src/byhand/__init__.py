@@ -1,4 +1,6 @@
-"""byhand: PyTorch's building blocks rebuilt by hand, each checked against the built-in it re-creates."""
+"""byhand: PyTorch's building blocks rebuilt by hand, each checked against the built-in it
+re-creates.
+"""
 
 from byhand import nn, optim
 

@@ -7,9 +7,12 @@ import torch
 from byhand.nn import functional as F
 from byhand.nn import init
 
+__all__ = ["Linear"]
+
 
 class Linear(torch.nn.Module):
-    """Apply ``y = x Wᵀ + b`` to ``x`` of shape ``(*, in_features)``; returns ``(*, out_features)``.
+    """Apply ``y = x Wᵀ + b`` to ``x`` of shape ``(*, in_features)``; returns ``(*,
+    out_features)``.
 
     ``weight`` is ``(out_features, in_features)`` and ``bias`` is ``(out_features,)``, the same
     names and shapes as ``torch.nn.Linear``, so state_dicts load both ways.
@@ -18,7 +21,9 @@ class Linear(torch.nn.Module):
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         if in_features < 0 or out_features < 0:
-            raise ValueError(f"Linear expects non-negative sizes, got in={in_features}, out={out_features}")
+            raise ValueError(
+                f"Linear expects non-negative sizes, got in={in_features}, out={out_features}"
+            )
         self.in_features = in_features
         self.out_features = out_features
         factory = {"device": device, "dtype": dtype}
@@ -27,16 +32,21 @@ class Linear(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # Kaiming-uniform with a = √5 gives weights in U(-1/√fan_in, 1/√fan_in); the bias uses the same bound.
+        # Kaiming-uniform with a = √5 gives weights in U(-1/√fan_in, 1/√fan_in); the bias uses
+        # the same bound.
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
-        if x.dim() == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"Linear expects input of shape (*, {self.in_features}), got {tuple(x.shape)}")
-        return F.linear(x, self.weight, self.bias)
+    def forward(self, input):
+        if input.dim() == 0 or input.shape[-1] != self.in_features:
+            raise ValueError(
+                f"Linear expects input of shape (*, {self.in_features}), "
+                f"got {tuple(input.shape)}"
+            )
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={bias}"

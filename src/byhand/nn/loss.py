@@ -1,13 +1,17 @@
-"""Loss modules. Each one stores its options and calls its formula in ``byhand.nn.functional``."""
+"""Loss modules: each stores its options and calls its formula in ``byhand.nn.functional``."""
 
 import torch
 
 from byhand.nn import functional as F
 
+__all__ = ["MSELoss", "CrossEntropyLoss"]
+
 
 # --8<-- [start:mse]
 class MSELoss(torch.nn.Module):
-    """Mean squared error ``(input - target)^2`` with ``reduction`` ``'mean'`` | ``'sum'`` | ``'none'``."""
+    """Mean squared error ``(input - target)^2`` with ``reduction`` ``'mean'`` | ``'sum'`` |
+    ``'none'``.
+    """
 
     def __init__(self, reduction="mean"):
         super().__init__()
@@ -23,9 +27,11 @@ class MSELoss(torch.nn.Module):
 
 # --8<-- [start:cross_entropy]
 class CrossEntropyLoss(torch.nn.Module):
-    """Cross-entropy of logits ``(N, C)`` / ``(N, C, d1, ...)`` against class indices or probabilities.
+    """Cross-entropy of logits ``(N, C)`` / ``(N, C, d1, ...)`` against class indices or
+    probabilities.
 
-    Same arguments as ``torch.nn.CrossEntropyLoss``: ``weight`` (a buffer, so it follows ``.to()``
+    Same arguments as ``torch.nn.CrossEntropyLoss``: ``weight`` (a buffer, so it follows
+    ``.to()``
     and appears in the state_dict under the same key), ``ignore_index``, ``reduction``,
     ``label_smoothing``.
     """

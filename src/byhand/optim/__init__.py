@@ -1,4 +1,4 @@
-"""Optimizers written by hand, with the arguments and state keys of their ``torch.optim`` twins."""
+"""Optimizers written by hand, with the arguments and state keys of ``torch.optim``'s."""
 
 from byhand.optim.sgd import SGD
 

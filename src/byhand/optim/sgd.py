@@ -21,10 +21,20 @@ class SGD(torch.optim.Optimizer):
     """
 
     def __init__(
-        self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *, maximize=False
+        self,
+        params,
+        lr=1e-3,
+        momentum=0.0,
+        dampening=0.0,
+        weight_decay=0.0,
+        nesterov=False,
+        *,
+        maximize=False,
     ):
-        if isinstance(lr, torch.Tensor):
-            raise TypeError("SGD expects lr as a Python float, got a tensor")
+        if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+            raise ValueError(
+                f"SGD expects lr as a float or a 1-element tensor, got {lr.numel()}"
+            )
         if lr < 0.0:
             raise ValueError(f"SGD expects lr >= 0, got {lr}")
         if momentum < 0.0:
@@ -33,8 +43,8 @@ class SGD(torch.optim.Optimizer):
             raise ValueError(f"SGD expects weight_decay >= 0, got {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError(
-                f"SGD with nesterov=True expects momentum > 0 and dampening = 0, got momentum={momentum}, "
-                f"dampening={dampening}"
+                "SGD with nesterov=True expects momentum > 0 and dampening = 0, "
+                f"got momentum={momentum}, dampening={dampening}"
             )
         defaults = dict(
             lr=lr,
@@ -48,14 +58,21 @@ class SGD(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """Update every parameter that has a gradient. ``closure`` re-evaluates and returns the loss."""
+        """Update every parameter that has a gradient. ``closure`` re-evaluates and returns the
+        loss.
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
-            decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+            # A tensor lr (PyTorch allows one) is used through its value, as PyTorch does.
+            lr, mu, tau = float(group["lr"]), group["momentum"], group["dampening"]
+            decay, nesterov, maximize = (
+                group["weight_decay"],
+                group["nesterov"],
+                group["maximize"],
+            )
             for p in group["params"]:
                 if p.grad is None:
                     continue

@@ -1,6 +1,8 @@
-"""``python -m byhand.verify [--json] [--device cpu|cuda] [--dtype float64|float32] [--only SUBSTRING]``.
+"""``python -m byhand.verify [--json] [--device cpu|cuda] [--dtype float64|float32] [--only
+SUBSTRING]``.
 
-Runs every registry check on this machine and prints a table (or JSON). Exit code 1 if any fails.
+Runs every registry check on this machine and prints a table (or JSON). Exit code 1 if any
+fails.
 """
 
 import argparse
@@ -14,26 +16,57 @@ from byhand.verify.registry import REGISTRY
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m byhand.verify", description=__doc__.splitlines()[2])
-    parser.add_argument("--json", action="store_true", help="print a JSON list of results instead of a table")
-    parser.add_argument("--device", default="cpu", help="device to check on: cpu or cuda (default: cpu)")
-    parser.add_argument("--dtype", default="float64", choices=sorted(DTYPES), help="dtype (default: float64)")
-    parser.add_argument("--only", default=None, metavar="SUBSTRING", help="check only entries whose name contains it")
+    parser = argparse.ArgumentParser(
+        prog="python -m byhand.verify", description=__doc__.splitlines()[2]
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON list of results instead of a table"
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="device to check on: cpu or cuda (default: cpu)"
+    )
+    parser.add_argument(
+        "--dtype", default="float64", choices=sorted(DTYPES), help="dtype (default: float64)"
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        metavar="SUBSTRING",
+        help="check only entries whose name contains it",
+    )
+    parser.add_argument(
+        "--torch-tables",
+        action="store_true",
+        help="run PyTorch's own module_db / optim_db inputs against byhand's classes instead",
+    )
     return parser.parse_args(argv)
 
 
 def format_table(results):
     """A plain-text table: one row per (entry, case, mode), worst error over all quantities."""
-    header = ("name", "case", "mode", "device", "dtype", "max abs err", "worst quantity", "status")
+    header = (
+        "name",
+        "case",
+        "mode",
+        "device",
+        "dtype",
+        "max abs err",
+        "worst quantity",
+        "status",
+    )
     rows = []
     for r in results:
         worst = max(r.max_abs_err.items(), key=lambda kv: kv[1], default=("-", 0.0))
         status = "ok" if r.passed else "FAIL: " + "; ".join(r.failures)
-        rows.append((r.name, r.case, r.mode, r.device, r.dtype, f"{worst[1]:.2e}", worst[0], status))
+        rows.append(
+            (r.name, r.case, r.mode, r.device, r.dtype, f"{worst[1]:.2e}", worst[0], status)
+        )
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header) - 1)]
     lines = []
     for row in (header, *rows):
-        lines.append("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+        lines.append(
+            "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1]
+        )
     return "\n".join(lines)
 
 
@@ -41,11 +74,19 @@ def main(argv=None):
     args = parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
-        print("byhand.verify: --device cuda was asked for, but torch.cuda.is_available() is False", file=sys.stderr)
+        print(
+            "byhand verify: --device cuda was asked for, "
+            "but torch.cuda.is_available() is False",
+            file=sys.stderr,
+        )
         return 2
     if device.type not in ("cpu", "cuda"):
-        print(f"byhand.verify: --device must be cpu or cuda, got {args.device!r}", file=sys.stderr)
+        print(
+            f"byhand.verify: --device must be cpu or cuda, got {args.device!r}", file=sys.stderr
+        )
         return 2
+    if args.torch_tables:
+        return _torch_tables(args, device)
     results = run(REGISTRY, device=str(device), dtype=DTYPES[args.dtype], only=args.only)
     if not results:
         print(f"byhand.verify: no registry entry matches --only {args.only!r}", file=sys.stderr)
@@ -57,6 +98,29 @@ def main(argv=None):
         print(format_table(results))
         print(f"\n{len(results) - failed} passed, {failed} failed (torch {torch.__version__})")
     return 1 if any(not r.passed for r in results) else 0
+
+
+def _torch_tables(args, device):
+    """``--torch-tables``: every module_db / optim_db input; exit 1 if one fails."""
+    import warnings
+
+    from byhand.verify import torch_tables
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = torch_tables.run(device=str(device), dtype=DTYPES[args.dtype], only=args.only)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            if r.status != "pass":
+                print(f"{r.status:4}  {r.table}  {r.name} [{r.desc}, {r.mode}]: {r.reason}")
+        counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "skip")}
+        print(
+            f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped "
+            f"(PyTorch's module_db / optim_db inputs, torch {torch.__version__})"
+        )
+    return 1 if any(r.status == "fail" for r in results) else 0
 
 
 if __name__ == "__main__":
