@@ -5,7 +5,8 @@ child process. Pages then get, in place of these markers:
 
 * ``<!-- byhand:verification -->`` — the full table (Verification page);
 * ``<!-- byhand:summary -->`` — one row per block, linking to its page (landing page);
-* ``<!-- byhand:checked NAME -->`` — a "Checked against PyTorch" box for registry entry NAME.
+* ``<!-- byhand:checked NAME -->`` — a "Checked against PyTorch" box for registry entry NAME;
+  ``<!-- byhand:checked NAME1 NAME2 ... -->`` one box for a family (one environment line).
 
 Every number in those tables comes from that run. A failing check, an unknown NAME, or a
 registry entry whose page carries no box is a warning, and the strict build stops on it.
@@ -108,30 +109,43 @@ def _environment(results):
     )
 
 
-def _box(name, results, page_src):
-    rows = [r for r in results if r["name"] == name]
-    if not rows:
-        log.warning("%s: <!-- byhand:checked %s --> names no registry entry", page_src, name)
-        return ""
-    _state["boxed"].add(name)
+def _box(names, results, page_src):
+    """One "Checked against" box for one entry, or for a family: ``names`` space-separated."""
+    names = names.split()
+    rows = [r for r in results if r["name"] in names]
+    for name in names:
+        if not any(r["name"] == name for r in rows):
+            log.warning(
+                "%s: <!-- byhand:checked %s --> names no registry entry", page_src, name
+            )
+            return ""
+    _state["boxed"].update(names)
     worst = _worst(rows)
     ok = all(r["passed"] for r in rows)
     kind = "success" if ok else "failure"
-    reference = rows[0]["reference"]
+    references = list(dict.fromkeys(r["reference"] for r in rows))
+    shown = ", ".join(f"`{ref}`" for ref in references)
     verdict = (
-        f"Matches `{reference}` in all {len(rows)} checks; largest absolute error {_fmt(worst)}."
+        f"Matches {shown} in all {len(rows)} checks; largest absolute error {_fmt(worst)}."
         if ok
-        else f"Does **not** match `{reference}`: {sum(not r['passed'] for r in rows)} of {len(rows)} checks fail."
+        else f"Does **not** match {shown}: {sum(not r['passed'] for r in rows)} of {len(rows)} "
+        "checks fail."
     )
-    body = f"{verdict}\n\nMeasured by this build: {_environment(rows)}.\n\n{_table(rows)}"
-    title = (
-        f"Checked against PyTorch: {reference}"
-        if rows[0]["kind"] == "twin"
-        else f"Checked against an oracle: {reference}"
-    )
-    return f'!!! {kind} "{title}"\n\n' + "\n".join(
-        ("    " + line) if line else "" for line in body.splitlines()
-    )
+    parts = [verdict, f"Measured by this build: {_environment(rows)}."]
+    for name in names:
+        own = [r for r in rows if r["name"] == name]
+        if len(names) > 1:
+            parts.append(f"**`{name}`** against `{own[0]['reference']}`")
+        parts.append(_table(own))
+    body = "\n\n".join(parts)
+    if len(names) > 1:
+        title = f"Checked against PyTorch: {len(names)} blocks"
+    elif rows[0]["kind"] == "twin":
+        title = f"Checked against PyTorch: {references[0]}"
+    else:
+        title = f"Checked against an oracle: {references[0]}"
+    indented = "\n".join(("    " + line) if line else "" for line in body.splitlines())
+    return f'!!! {kind} "{title}"\n\n' + indented
 
 
 def _summary(results, page):

@@ -1,5 +1,3 @@
 """Optimizers written by hand, with the arguments and state keys of ``torch.optim``'s."""
 
-from byhand.optim.sgd import SGD
-
-__all__ = ["SGD"]
+from byhand.optim.sgd import *

@@ -7,6 +7,8 @@ is stored under PyTorch's key (``momentum_buffer``), so state_dicts load both wa
 
 import torch
 
+__all__ = ["SGD"]
+
 
 class SGD(torch.optim.Optimizer):
     """Stochastic gradient descent with PyTorch's arguments, defaults and state keys.
