@@ -5,24 +5,33 @@ pytest skip carrying byhand's own error message, so ``pytest -rs`` lists every d
 its reason; a mismatch is always a failure.
 """
 
+import functools
+
 import pytest
 import torch
 
 from byhand.verify import torch_tables
 
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-    ),
-]
+# CUDA ids exist only where CUDA does, so a CPU run's skips are all declined inputs with reasons.
+DEVICES = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+@functools.cache
+def _inputs(info, device, training):
+    """PyTorch's inputs for one class, made once per (device, mode) rather than once per test."""
+    return torch_tables.module_inputs(info, device, torch.float64, training)
+
+
+@functools.cache
+def _optim_inputs(info, device):
+    return info.optim_inputs_func(device=device, dtype=torch.float64)
 
 
 def _module_cases():
     cases = []
     for info, ours in torch_tables.module_entries():
         for training in (True, False):
-            inputs = torch_tables.module_inputs(info, "cpu", torch.float64, training)
+            inputs = _inputs(info, "cpu", training)
             for index, module_input in enumerate(inputs):
                 mode = "train" if training else "eval"
                 label = f"{info.module_cls.__name__}-{module_input.desc or 'default'}-{mode}-{index}"
@@ -33,7 +42,7 @@ def _module_cases():
 def _optimizer_cases():
     cases = []
     for info, ours in torch_tables.optimizer_entries():
-        for index, optim_input in enumerate(info.optim_inputs_func(device="cpu")):
+        for index, optim_input in enumerate(_optim_inputs(info, "cpu")):
             label = f"{info.optim_cls.__name__}-{optim_input.desc or 'default'}-{index}"
             cases.append(pytest.param(info, ours, index, id=label))
     return cases
@@ -51,14 +60,14 @@ def _check(result):
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize(("info", "ours", "training", "index"), _module_cases())
 def test_module_db(info, ours, training, index, device):
-    module_input = torch_tables.module_inputs(info, device, torch.float64, training)[index]
+    module_input = _inputs(info, device, training)[index]
     _check(torch_tables.run_module_input(info, ours, module_input, training, device))
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize(("info", "ours", "index"), _optimizer_cases())
 def test_optim_db(info, ours, index, device):
-    optim_input = info.optim_inputs_func(device=device, dtype=torch.float64)[index]
+    optim_input = _optim_inputs(info, device)[index]
     _check(torch_tables.run_optimizer_input(info, ours, optim_input, device))
 
 

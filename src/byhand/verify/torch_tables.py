@@ -125,7 +125,7 @@ def run_module_input(info, ours_cls, module_input, training, device="cpu", dtype
 
     constructor = module_input.constructor_input
     c_args, c_kwargs = constructor.args, constructor.kwargs
-    theirs = _seeded("cpu", lambda: info.module_cls(*c_args, **c_kwargs))
+    theirs = _seeded("cpu", lambda: info.module_cls(*_fresh(c_args), **copy.deepcopy(c_kwargs)))
     try:
         ours = _seeded("cpu", lambda: ours_cls(*_fresh(c_args), **copy.deepcopy(c_kwargs)))
     except DECLINED as error:
