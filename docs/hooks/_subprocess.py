@@ -57,7 +57,9 @@ def _files(path):
 def _environment_lines():
     """Python and every installed distribution's version (read once per process: ~0.4 s)."""
     if not _environment:
-        dists = {f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()}
+        dists = {
+            f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions()
+        }
         _environment.extend([sys.executable, sys.version, *sorted(dists)])
     return _environment
 

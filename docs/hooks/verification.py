@@ -21,7 +21,6 @@ import json
 import logging
 import platform
 import re
-
 from pathlib import Path
 
 from _subprocess import Step
@@ -163,7 +162,9 @@ def _torch_tables(page):
                 if r["status"] == status:
                     reasons.setdefault(r["reason"], []).append(f"{r['desc']} ({r['mode']})")
             for reason, where in reasons.items():
-                shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
+                shown = ", ".join(where[:4]) + (
+                    f" and {len(where) - 4} more" if len(where) > 4 else ""
+                )
                 reason = reason.replace("`", "'")
                 notes.append(f"- `{key[1]}` {verb} on {len(where)}: `{reason}` — {shown}")
     head = (
@@ -172,7 +173,9 @@ def _torch_tables(page):
     )
     parts = [head, "\n".join(lines)]
     if notes:
-        parts.append("Skipped and failed runs, with the reason each gave:\n\n" + "\n".join(notes))
+        parts.append(
+            "Skipped and failed runs, with the reason each gave:\n\n" + "\n".join(notes)
+        )
     else:
         parts.append("No run was skipped and none failed.")
     return "\n\n".join(parts)
