@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -26,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 HOOKS = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache" / "byhand-build"
 SKIPPED = {"__pycache__", ".ipynb_checkpoints"}
+KEEP = 4  # cached results kept per step
+STALE_S = 3600  # an unfinished entry older than this was abandoned
 
 _mode = {"cache": False}
 _environment = []
@@ -76,6 +79,17 @@ def fingerprint(depends, args=()):
     return digest.hexdigest()[:24]
 
 
+def _evict(name, keep=KEEP - 1):
+    """Keep the ``keep`` newest entries of a step (an edit and its undo both stay cached)."""
+    entries = [p for p in CACHE.glob(f"{name}-*") if p.is_dir() and p.suffix != ".tmp"]
+    entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in CACHE.glob(f"{name}-*.tmp"):  # left by a server stopped mid-step
+        if time.time() - tmp.stat().st_mtime > STALE_S:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Step:
     """``python ARGS...`` started now and collected later, so build steps overlap.
 
@@ -92,11 +106,13 @@ class Step:
         self._stdout = None
         self._tmp = None
         if caching():
-            key = fingerprint([HOOKS / "_subprocess.py", *depends], [str(a) for a in args])
+            shown = ["OUT" if a is Step.OUT else str(a) for a in args]
+            key = fingerprint([HOOKS / "_subprocess.py", *depends], shown)
             self.cached = CACHE / f"{name}-{key}"
             if (self.cached / "stdout").is_file():
                 self.out_dir = self.cached / "out"
                 self._stdout = (self.cached / "stdout").read_text(encoding="utf-8")
+                os.utime(self.cached)  # recently used: evicted last
                 self.process = None
                 return
             CACHE.mkdir(parents=True, exist_ok=True)
@@ -127,9 +143,7 @@ class Step:
         self._stdout = stdout
         if self.cached is not None:
             (self._tmp / "stdout").write_text(stdout, encoding="utf-8")
-            for old in CACHE.glob(f"{self.name}-*"):  # one entry per step: the newest
-                if old.is_dir() and old.suffix != ".tmp":
-                    shutil.rmtree(old, ignore_errors=True)
+            _evict(self.name)
             try:
                 os.replace(self._tmp, self.cached)  # atomic: a reader sees all of it or none
                 self.out_dir = self.cached / "out"

@@ -10,14 +10,10 @@ environment changes (``_subprocess``), and mkdocs-jupyter's own HTML cache, keye
 executed notebook's bytes, is switched on. ``mkdocs build`` runs every notebook afresh.
 """
 
-from _subprocess import CACHE, HOOKS, Step, caching, use_cache
+from _subprocess import CACHE, HOOKS, Step, caching
 from mkdocs.plugins import event_priority
 
 _state = {"steps": {}}
-
-
-def on_startup(command, dirty):
-    use_cache(command)
 
 
 def on_config(config):
@@ -59,3 +55,7 @@ def on_post_build(config):
     for step in _state["steps"].values():
         step.discard()
     _state["steps"].clear()
+
+
+def on_build_error(error):
+    on_post_build(None)
