@@ -1,8 +1,10 @@
 """Static checks of the pages: includes point at real source, block pages show their code,
 and no code line is wider than the page's code column."""
 
+import importlib.util
 import json
 import re
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -181,3 +183,89 @@ def test_width_check_catches_a_long_line():
     ]
     assert [n for n, _ in code_lines(lines)] == [3, 4, 7]
     assert len(too_wide(code_lines(lines))) == 1
+
+
+# --- the build hooks' own logic ---------------------------------------------------------------
+def _hook(name):
+    """Import ``docs/hooks/<name>.py`` as the build does (its folder on ``sys.path``)."""
+    hooks = str(ROOT / "docs" / "hooks")
+    sys.path.insert(0, hooks)
+    try:
+        spec = importlib.util.spec_from_file_location(f"byhand_hook_{name}", f"{hooks}/{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(hooks)
+    return module
+
+
+def test_link_check_finds_a_missing_page_and_a_missing_anchor(tmp_path):
+    checks = _hook("checks")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "index.html").write_text("")
+    (tmp_path / "index.html").write_text("")
+    links = [
+        ("a", "a/#there"),  # fine
+        ("a", "#here"),  # fine
+        ("a", "a/#the-same-run-with"),  # the anchor is not on that page
+        ("a", "missing/"),  # no such page
+        ("a", "https://example.org/"),  # external: not checked
+        ("script", "a/index.html"),  # fine
+    ]
+    checks._pages.clear()
+    checks._pages["index.html"] = ("index.md", {"here"}, links)
+    checks._pages["a/index.html"] = ("a.md", {"there", "the-same-run-with-torchnn"}, [])
+    broken = checks.broken_links(tmp_path)
+    assert [(url, why) for _, url, why in broken] == [
+        ("a/#the-same-run-with", "a.md has no anchor #the-same-run-with"),
+        ("missing/", "no file missing/index.html in the site"),
+    ]
+
+
+def test_build_steps_are_cached_only_under_serve(monkeypatch):
+    steps = _hook("_subprocess")
+    monkeypatch.delenv("BYHAND_BUILD_CACHE", raising=False)
+    assert not steps.caching()  # no on_startup (mkdocs used as a library): fresh
+    steps.use_cache("build")
+    assert not steps.caching()
+    steps.use_cache("gh-deploy")
+    assert not steps.caching()
+    steps.use_cache("serve")
+    assert steps.caching()
+    monkeypatch.setenv("BYHAND_BUILD_CACHE", "0")
+    steps.use_cache("serve")
+    assert not steps.caching()
+
+
+def test_cache_key_follows_src_and_the_named_files(tmp_path):
+    steps = _hook("_subprocess")
+    notebook = tmp_path / "n.ipynb"
+    notebook.write_text("{}")
+    key = steps.fingerprint([notebook], ["OUT"])
+    assert steps.fingerprint([notebook], ["OUT"]) == key
+    notebook.write_text('{"cells": []}')
+    assert steps.fingerprint([notebook], ["OUT"]) != key
+
+
+def test_identical_train_and_eval_rows_collapse():
+    verification = _hook("verification")
+
+    def result(case, mode, err):
+        return {
+            "case": case,
+            "mode": mode,
+            "max_abs_err": {"forward": err},
+            "passed": True,
+            "failures": [],
+            "gradcheck": None,
+        }
+
+    rows = verification._rows(
+        [result("a", "train", 0.0), result("a", "eval", 0.0), result("b", "train", 1e-16)]
+        + [result("b", "eval", 2e-16)]
+    )
+    assert [(mode, r["case"]) for mode, r in rows] == [
+        ("train = eval", "a"),
+        ("train", "b"),
+        ("eval", "b"),
+    ]

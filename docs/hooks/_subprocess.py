@@ -74,7 +74,8 @@ def fingerprint(depends, args=()):
         digest.update(line.encode() + b"\0")
     for path in (ROOT / "src", *depends):
         for file in _files(path):
-            digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0")
+            name = file.relative_to(ROOT) if file.is_relative_to(ROOT) else file
+            digest.update(name.as_posix().encode() + b"\0")
             digest.update(file.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
 

@@ -168,3 +168,11 @@ def broken_links(site_dir):
 def on_post_build(config):
     for src, url, why in broken_links(config["site_dir"]):
         log.warning("%s: broken link %s (%s)", src, url, why)
+
+
+if __name__ == "__main__":  # `make assets`: the KaTeX copy ahead of the build
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    target = Path(__file__).resolve().parents[1] / "vendor" / "katex"
+    if not _katex_ok(target):
+        fetch_katex(target)
+    print(f"katex@{KATEX_VERSION} in {target}")
