@@ -136,10 +136,11 @@ class Step:
         if self._stdout is not None:
             return self._stdout
         stdout, stderr = self.process.communicate()
-        if self.process.returncode not in self.ok_codes:
+        if self.process.returncode not in self.ok_codes or not stdout.strip():
             self.discard()
             raise PluginError(
-                f"{self.description} failed (exit {self.process.returncode}):\n{stderr.strip()}"
+                f"{self.description} failed (exit {self.process.returncode}, "
+                f"{len(stdout)} characters on stdout):\n{stderr.strip()}"
             )
         self._stdout = stdout
         if self.cached is not None:
