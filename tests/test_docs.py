@@ -191,7 +191,9 @@ def _hook(name):
     hooks = str(ROOT / "docs" / "hooks")
     sys.path.insert(0, hooks)
     try:
-        spec = importlib.util.spec_from_file_location(f"byhand_hook_{name}", f"{hooks}/{name}.py")
+        spec = importlib.util.spec_from_file_location(
+            f"byhand_hook_{name}", f"{hooks}/{name}.py"
+        )
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
