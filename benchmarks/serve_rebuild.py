@@ -3,7 +3,7 @@
 Starts ``mkdocs serve`` on 127.0.0.1, waits for its first build, then edits a page's prose, a
 file of ``src/`` and the page again (each edit is undone right after), and prints the seconds
 from each edit to the end of the rebuild it triggered. Run it twice to see a warm cache's first
-build too (``.cache/byhand-build/``).
+build too (``.cache/byhand-build/``); ``--prose-only`` skips the ``src/`` edit.
 """
 
 import os
@@ -79,8 +79,9 @@ def main(port=8123):
         builds = 1
         pid = server.pid
         builds = edit(PROSE, builds, log, "prose edit (docs/testing.md)", pid)
-        builds = edit(SOURCE, builds, log, "src/ edit (src/byhand/nn/__init__.py)", pid)
-        builds = edit(PROSE, builds, log, "prose edit again", pid)
+        if "--prose-only" not in sys.argv:
+            builds = edit(SOURCE, builds, log, "src/ edit (src/byhand/nn/__init__.py)", pid)
+            builds = edit(PROSE, builds, log, "prose edit again", pid)
     finally:
         server.terminate()
         server.wait()
