@@ -9,23 +9,25 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch
 TORCH_INDEX ?=
-KATEX_VERSION ?= 0.19.1
 HOST ?= 127.0.0.1:8000
 
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KATEX := docs/vendor/katex
-export NO_MKDOCS_2_WARNING := 1
+
+# KaTeX (docs/vendor/katex, gitignored) is fetched from the npm registry by the build itself
+# (docs/hooks/checks.py), so plain `mkdocs serve` / `mkdocs build` work without this Makefile.
+# `mkdocs serve` caches build-time results in .cache/byhand-build/; `mkdocs build` never does.
 
 .PHONY: serve build test pytest docs lint format bench install assets clean distclean
 
-serve: install assets
+serve: install
 	$(BIN)/mkdocs serve --dev-addr $(HOST)
 
-build: install assets
+build: install
 	$(BIN)/mkdocs build --strict --site-dir site
 
-test: install assets
+test: install
 	@$(MAKE) --no-print-directory pytest
 	@$(MAKE) --no-print-directory docs
 
@@ -51,6 +53,10 @@ bench: install
 
 install: $(INSTALLED)
 
+# The KaTeX copy ahead of the build (the build fetches it too when it is missing).
+assets: install
+	$(BIN)/python docs/hooks/checks.py
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -60,20 +66,8 @@ $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-# KaTeX from the npm registry, unpacked into a gitignored folder the site serves: math renders offline.
-assets: $(KATEX)/.version-$(KATEX_VERSION)
-
-$(KATEX)/.version-$(KATEX_VERSION):
-	@command -v npm >/dev/null || { echo "make assets: npm is needed to fetch katex@$(KATEX_VERSION) from the npm registry" >&2; exit 1; }
-	rm -rf $(KATEX).tmp && mkdir -p $(KATEX).tmp
-	cd $(KATEX).tmp && npm pack --silent katex@$(KATEX_VERSION) >/dev/null
-	tar -xzf $(KATEX).tmp/katex-$(KATEX_VERSION).tgz -C $(KATEX).tmp --strip-components=2 \
-		package/dist/katex.min.js package/dist/katex.min.css package/dist/contrib/auto-render.min.js package/dist/fonts
-	rm $(KATEX).tmp/katex-$(KATEX_VERSION).tgz && touch $(KATEX).tmp/.version-$(KATEX_VERSION)
-	rm -rf $(KATEX) && mv $(KATEX).tmp $(KATEX)
-
 clean:
-	rm -rf site $(KATEX) $(KATEX).tmp .pytest_cache .ruff_cache
+	rm -rf site $(KATEX) .cache/byhand-build .cache/mkdocs-jupyter .pytest_cache .ruff_cache
 	find . -name __pycache__ -not -path "./$(VENV)/*" -prune -exec rm -rf {} +
 
 distclean: clean

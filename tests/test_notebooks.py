@@ -1,7 +1,7 @@
 """Notebooks under docs/ are committed clean and run offline.
 
-The docs build executes every notebook (mkdocs-jupyter with ``execute: true``), so stored outputs
-would only be stale copies of what the build prints. These checks keep them out of the repository
+The docs build executes every notebook (``docs/hooks/notebooks.py``; mkdocs-jupyter renders the
+executed copy), so stored outputs would only be stale copies of what the build prints. These checks keep them out of the repository
 and keep the notebooks from reaching the network.
 """
 

@@ -6,6 +6,12 @@ nothing there is typed in. This script imports every ``fig_*.py`` beside it, dra
 writes ``OUT_DIR/<name>``. The ``figures`` hook runs it in a child process and serves the PNGs as
 generated files under ``figures/`` (nothing is written into docs/). A page shows one with
 ``![what it shows](../figures/<name>)``.
+
+The site shows every figure on a light and on a dark background, so all of them are drawn in one
+style set here before any chapter draws: a transparent background, and text, axes, ticks and grid
+in a mid grey readable on both. Data keep matplotlib's colour cycle ("C0", "C1", ...). Anything a
+figure still draws in pure black or white (invisible on one of the two backgrounds) is redrawn
+in that grey.
 """
 
 import importlib.util
@@ -15,9 +21,62 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.collections  # noqa: E402
+import matplotlib.colors  # noqa: E402
+import matplotlib.lines  # noqa: E402
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.text  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+NEUTRAL = "#808080"  # contrast about 4:1 on white and on Material's dark (slate) background
+STYLE = {
+    "figure.facecolor": "none",
+    "axes.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.transparent": True,
+    "text.color": NEUTRAL,
+    "axes.labelcolor": NEUTRAL,
+    "axes.edgecolor": NEUTRAL,
+    "axes.titlecolor": NEUTRAL,
+    "xtick.color": NEUTRAL,
+    "ytick.color": NEUTRAL,
+    "grid.color": NEUTRAL,
+    "grid.alpha": 0.35,
+    "legend.frameon": False,
+    "legend.facecolor": "none",
+    "legend.edgecolor": NEUTRAL,
+}
+
+
+def _neutral_if_black_or_white(color):
+    """``color`` with pure black or pure white replaced by the neutral grey (alpha kept)."""
+    rgba = matplotlib.colors.to_rgba(color)
+    if rgba[3] > 0 and rgba[:3] in ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)):
+        return matplotlib.colors.to_rgba(NEUTRAL, rgba[3])
+    return rgba
+
+
+def neutralise(fig):
+    """Redraw what a figure draws in pure black or white in the neutral grey."""
+    for artist in fig.findobj():
+        if isinstance(artist, matplotlib.lines.Line2D):
+            for attr in ("color", "markerfacecolor", "markeredgecolor"):
+                value = getattr(artist, f"get_{attr}")()
+                if isinstance(value, str) and value in ("none", "auto"):
+                    continue
+                getattr(artist, f"set_{attr}")(_neutral_if_black_or_white(value))
+        elif isinstance(artist, matplotlib.text.Text):
+            artist.set_color(_neutral_if_black_or_white(artist.get_color()))
+        elif isinstance(artist, (matplotlib.patches.Patch, matplotlib.collections.Collection)):
+            if artist is fig.patch:
+                continue
+            for attr in ("facecolor", "edgecolor"):
+                value = getattr(artist, f"get_{attr}")()
+                colors = matplotlib.colors.to_rgba_array(value)
+                if len(colors):
+                    new = [_neutral_if_black_or_white(c) for c in colors]
+                    getattr(artist, f"set_{attr}")(new if len(new) > 1 else new[0])
 
 
 def figure_modules():
@@ -47,8 +106,10 @@ def all_figures():
 def main(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    plt.rcParams.update(STYLE)
     for name, draw in all_figures().items():
         fig = draw()
+        neutralise(fig)
         fig.savefig(out / name, dpi=110, metadata={"Software": None})
         plt.close(fig)
         print(name)

@@ -2,32 +2,29 @@
 
 The drawing runs in a child process started in ``on_pre_build`` (it overlaps the rest of the
 build) and is collected in ``on_files``. Nothing is written into docs/ and no image is committed.
+Under ``mkdocs serve`` the PNGs are cached until ``src/`` or a figure module changes.
 """
 
-import tempfile
-from pathlib import Path
-
-from _subprocess import Step
+from _subprocess import HOOKS, Step
 from mkdocs.structure.files import File
 
 _state = {}
 
 
 def on_pre_build(config):
-    _state["dir"] = tempfile.TemporaryDirectory(prefix="byhand-figures-")
     _state["step"] = Step(
+        "figures",
         "drawing figures (docs/hooks/draw_figures.py)",
         "docs/hooks/draw_figures.py",
-        _state["dir"].name,
+        Step.OUT,
+        depends=[HOOKS / "draw_figures.py", *sorted(HOOKS.glob("fig_*.py"))],
     )
 
 
 def on_files(files, config):
-    names = _state["step"].output().split()
-    out = Path(_state["dir"].name)
-    for name in names:
-        files.append(
-            File.generated(config, f"figures/{name}", content=(out / name).read_bytes())
-        )
-    _state.pop("dir").cleanup()
+    step = _state["step"]
+    for name in step.output().split():
+        content = (step.out_dir / name).read_bytes()
+        files.append(File.generated(config, f"figures/{name}", content=content))
+    step.discard()
     return files

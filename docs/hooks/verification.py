@@ -1,26 +1,34 @@
 """Write the measured parity checks into the site.
 
-``on_pre_build`` starts ``python -m byhand.verify --json`` (the same command a reader runs) in a
-child process. Pages then get, in place of these markers:
+``on_pre_build`` starts, in child processes, the same commands a reader runs:
+``python -m byhand.verify --json`` (the registry) and ``python -m byhand.verify --torch-tables
+--json`` (PyTorch's own ``module_db`` / ``optim_db`` inputs). Pages then get, in place of these
+markers:
 
-* ``<!-- byhand:verification -->`` — the full table (Verification page);
+* ``<!-- byhand:verification -->`` — every registry check, per block (Verification page);
+* ``<!-- byhand:torch-tables -->`` — per class: PyTorch's inputs run, passed, skipped (with the
+  reasons), failed (Verification page);
 * ``<!-- byhand:summary -->`` — one row per block, linking to its page (landing page);
 * ``<!-- byhand:checked NAME -->`` — a "Checked against PyTorch" box for registry entry NAME;
   ``<!-- byhand:checked NAME1 NAME2 ... -->`` one box for a family (one environment line).
 
-Every number in those tables comes from that run. A failing check, an unknown NAME, or a
-registry entry whose page carries no box is a warning, and the strict build stops on it.
+Every number in those tables comes from those runs. A failing check or input, an unknown NAME,
+or a registry entry whose page carries no box is a warning, and the strict build stops on it.
+Under ``mkdocs serve`` both runs are cached until ``src/`` changes (``_subprocess``).
 """
 
 import json
 import logging
 import platform
 import re
+from pathlib import Path
 
 from _subprocess import Step
 
 log = logging.getLogger("mkdocs.hooks.verification")
-MARKER = re.compile(r"<!--\s*byhand:(verification|summary|checked)\s*([^>]*?)\s*-->")
+MARKER = re.compile(
+    r"<!--\s*byhand:(verification|torch-tables|summary|checked)\s*([^>]*?)\s*-->"
+)
 GROUPS = (  # (column title, predicate on a quantity name), in display order
     ("init", lambda q: q == "init"),
     ("forward", lambda q: q.startswith("forward")),
@@ -35,12 +43,43 @@ _state = {}
 
 def on_pre_build(config):
     _state.clear()
-    _state["step"] = Step("python -m byhand.verify --json", "-m", "byhand.verify", "--json")
+    _state["step"] = Step(
+        "verify",
+        "python -m byhand.verify --json",
+        *("-m", "byhand.verify", "--json"),
+        ok_codes=(0, 1),
+    )
+    _state["tables_step"] = Step(
+        "torch-tables",
+        "python -m byhand.verify --torch-tables --json",
+        *("-m", "byhand.verify", "--torch-tables", "--json"),
+        ok_codes=(0, 1),
+    )
+
+
+def on_nav(nav, config, files):
+    """Every page's title, for links that read as titles rather than file names."""
+    titles = _state["titles"] = {}
+    for page in nav.pages:
+        titles[page.file.src_uri] = page.title or _first_heading(page.file.abs_src_path)
+    return nav
+
+
+def _first_heading(path):
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return Path(path).stem
+
+
+def _page_link(from_page, to_uri):
+    title = _state.get("titles", {}).get(to_uri, to_uri)
+    return f"[{title}]({_relative_link(from_page.file.src_uri, to_uri)})"
 
 
 def _results():
     if "results" not in _state:
-        results = json.loads(_state["step"].output(ok_codes=(0, 1)))
+        results = json.loads(_state["step"].output())
         for r in results:
             if not r["passed"]:
                 log.warning(
@@ -53,6 +92,93 @@ def _results():
         _state["results"] = results
         _state["boxed"] = set()
     return _state["results"]
+
+
+def _table_results():
+    """PyTorch's module_db / optim_db inputs run against byhand: one dict per run."""
+    if "tables" not in _state:
+        tables = json.loads(_state["tables_step"].output())
+        for r in tables:
+            if r["status"] == "fail":
+                log.warning(
+                    "PyTorch's %s input failed: %s [%s, %s]: %s",
+                    r["table"],
+                    r["name"],
+                    r["desc"],
+                    r["mode"],
+                    r["reason"],
+                )
+        _state["tables"] = tables
+    return _state["tables"]
+
+
+def _registry_name(table_result):
+    prefix = "nn." if table_result["table"] == "module_db" else "optim."
+    return prefix + table_result["name"]
+
+
+def _table_counts(rows):
+    return {s: sum(r["status"] == s for r in rows) for s in ("pass", "skip", "fail")}
+
+
+def _tables_line(rows):
+    """``210 of 210 runs pass`` (+ skipped / failed) for some of PyTorch's inputs."""
+    counts = _table_counts(rows)
+    line = f"{counts['pass']} of {len(rows)} runs pass"
+    if counts["skip"]:
+        line += f", {counts['skip']} skipped"
+    if counts["fail"]:
+        line += f", **{counts['fail']} fail**"
+    return line
+
+
+def _torch_tables(page):
+    """Per class: PyTorch's inputs run, passed, skipped (with reasons), failed."""
+    tables = _table_results()
+    if not tables:
+        return "No byhand class has an entry in PyTorch's tables yet."
+    registry = {r["name"]: r["page"] for r in _results()}
+    lines = [
+        "| class | page | PyTorch's table | inputs | runs | passed | skipped | failed "
+        "| largest error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for key in dict.fromkeys((r["table"], r["name"]) for r in tables):
+        rows = [r for r in tables if (r["table"], r["name"]) == key]
+        counts = _table_counts(rows)
+        own_page = registry.get(_registry_name(rows[0]))
+        shown_page = _page_link(page, own_page) if own_page else "—"
+        worst = _worst([r for r in rows if r["status"] == "pass"])
+        failed = f"**{counts['fail']}**" if counts["fail"] else "0"
+        lines.append(
+            f"| `{key[1]}` | {shown_page} | `{key[0]}` | {len(set(r['desc'] for r in rows))} "
+            f"| {len(rows)} "
+            f"| {counts['pass']} | {counts['skip']} | {failed} | {_fmt(worst)} |"
+        )
+        for status, verb in (("fail", "**fails**"), ("skip", "skipped")):
+            reasons = {}
+            for r in rows:
+                if r["status"] == status:
+                    reasons.setdefault(r["reason"], []).append(f"{r['desc']} ({r['mode']})")
+            for reason, where in reasons.items():
+                shown = ", ".join(where[:4]) + (
+                    f" and {len(where) - 4} more" if len(where) > 4 else ""
+                )
+                reason = reason.replace("`", "'")
+                notes.append(f"- `{key[1]}` {verb} on {len(where)}: `{reason}` — {shown}")
+    head = (
+        f"**{_tables_line(tables)}** — PyTorch {tables[0]['torch']}, float64 on the CPU, "
+        "measured by this build."
+    )
+    parts = [head, "\n".join(lines)]
+    if notes:
+        parts.append(
+            "Skipped and failed runs, with the reason each gave:\n\n" + "\n".join(notes)
+        )
+    else:
+        parts.append("No run was skipped and none failed.")
+    return "\n\n".join(parts)
 
 
 def _worst(results):
@@ -77,14 +203,47 @@ def _status(result):
     return "pass" if result["passed"] else "**FAIL**: " + "; ".join(result["failures"])
 
 
+def _same_measurement(a, b):
+    """Two results that measured exactly the same thing (train vs eval of a mode-free block)."""
+    keys = ("max_abs_err", "passed", "failures", "gradcheck")
+    return all(a[k] == b[k] for k in keys)
+
+
+def _rows(results):
+    """``(mode label, result)`` per table row: a train row and an eval row of the same case that
+    measured identical errors collapse into one row, ``train = eval``."""
+    rows, used = [], set()
+    for i, r in enumerate(results):
+        if i in used:
+            continue
+        twin = next(
+            (
+                j
+                for j, other in enumerate(results)
+                if j > i
+                and j not in used
+                and other["case"] == r["case"]
+                and {r["mode"], other["mode"]} == {"train", "eval"}
+            ),
+            None,
+        )
+        if twin is not None and _same_measurement(r, results[twin]):
+            used.add(twin)
+            rows.append(("train = eval", r))
+        else:
+            rows.append((r["mode"], r))
+    return rows
+
+
 def _table(results):
     grouped = [_group_errors(r) for r in results]
     columns = [title for title, _ in GROUPS if any(g[title] is not None for g in grouped)]
     has_gradcheck = any(r["gradcheck"] is not None for r in results)
     head = ["case", "mode", *columns] + (["gradcheck"] if has_gradcheck else []) + ["status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r, g in zip(results, grouped):
-        cells = [r["case"], r["mode"]]
+    for mode, r in _rows(results):
+        g = _group_errors(r)
+        cells = [r["case"], mode]
         cells += [_fmt(g[c]) if g[c] is not None else "—" for c in columns]
         if has_gradcheck:
             cells.append({True: "pass", False: "fail", None: "—"}[r["gradcheck"]])
@@ -103,10 +262,16 @@ def _latex_number(x):
 def _environment(results):
     r = results[0]
     return (
-        f"device `{r['device']}`, dtype `{r['dtype']}`, torch `{r['torch']}`, Python `{platform.python_version()}`; "
-        f"a value passes when $|\\text{{ours}} - \\text{{theirs}}| \\le {_latex_number(r['atol'])} + "
+        f"device `{r['device']}`, dtype `{r['dtype']}`, torch `{r['torch']}`, "
+        f"Python `{platform.python_version()}`; a value passes when "
+        f"$|\\text{{ours}} - \\text{{theirs}}| \\le {_latex_number(r['atol'])} + "
         f"{_latex_number(r['rtol'])}\\,|\\text{{theirs}}|$ element-wise"
     )
+
+
+def _tables_for(names):
+    """PyTorch's table runs of the classes behind these registry names."""
+    return [r for r in _table_results() if _registry_name(r) in names]
 
 
 def _box(names, results, page_src):
@@ -121,17 +286,26 @@ def _box(names, results, page_src):
             return ""
     _state["boxed"].update(names)
     worst = _worst(rows)
-    ok = all(r["passed"] for r in rows)
+    tables = _tables_for(names)
+    ok = all(r["passed"] for r in rows) and not any(r["status"] == "fail" for r in tables)
     kind = "success" if ok else "failure"
     references = list(dict.fromkeys(r["reference"] for r in rows))
     shown = ", ".join(f"`{ref}`" for ref in references)
+    failed = sum(not r["passed"] for r in rows)
     verdict = (
         f"Matches {shown} in all {len(rows)} checks; largest absolute error {_fmt(worst)}."
-        if ok
-        else f"Does **not** match {shown}: {sum(not r['passed'] for r in rows)} of {len(rows)} "
-        "checks fail."
+        if not failed
+        else f"Does **not** match {shown}: {failed} of {len(rows)} checks fail."
     )
     parts = [verdict, f"Measured by this build: {_environment(rows)}."]
+    if tables:
+        table_names = ", ".join(sorted({f"`{r['table']}`" for r in tables}))
+        parts.append(
+            f"PyTorch's own test inputs ({table_names}, "
+            f"[every run]({_relative_link(page_src, 'verification.md')}"
+            "#pytorchs-own-test-inputs)): "
+            f"{_tables_line(tables)}."
+        )
     for name in names:
         own = [r for r in rows if r["name"] == name]
         if len(names) > 1:
@@ -149,34 +323,54 @@ def _box(names, results, page_src):
 
 
 def _summary(results, page):
-    """One row per block: reference, kind, number of checks, largest error, status."""
+    """One row per block: reference, kind, checks, largest error, PyTorch's inputs, status."""
     lines = [
-        "| block | re-creates | kind | checks | largest error | status |",
-        "|---|---|---|---|---|---|",
+        "| block | re-creates | kind | checks | largest error | PyTorch's inputs | status |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in dict.fromkeys(r["name"] for r in results):
         rows = [r for r in results if r["name"] == name]
         worst = _worst(rows)
-        failed = sum(not r["passed"] for r in rows)
+        tables = _tables_for({name})
+        table_counts = _table_counts(tables)
+        failed = sum(not r["passed"] for r in rows) + table_counts["fail"]
         link = _relative_link(page.file.src_uri, rows[0]["page"])
         status = "pass" if not failed else f"**FAIL** ({failed} failing)"
+        inputs = f"{table_counts['pass']} / {len(tables)}" if tables else "—"
         reference, kind = rows[0]["reference"], rows[0]["kind"]
         lines.append(
-            f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} | {status} |"
+            f"| [`{name}`]({link}) | `{reference}` | {kind} | {len(rows)} | {_fmt(worst)} "
+            f"| {inputs} | {status} |"
         )
     passed = sum(r["passed"] for r in results)
-    head = f"**{passed} of {len(results)} checks pass** — measured by this build: {_environment(results)}."
+    tables = _table_results()
+    verification = _relative_link(page.file.src_uri, "verification.md")
+    head = (
+        f"**{passed} of {len(results)} checks pass** — measured by this build: "
+        f"{_environment(results)}."
+    )
+    if tables:
+        head += (
+            f" PyTorch's own test inputs (`module_db`, `optim_db`; "
+            f"[every run]({verification}#pytorchs-own-test-inputs)): **{_tables_line(tables)}**"
+            " — the column *PyTorch's inputs* counts passing runs per block."
+        )
     return head + "\n\n" + "\n".join(lines)
 
 
 def _verification_page(results, page):
-    parts = [_summary(results, page), "## Every check"]
+    parts = [
+        _summary(results, page),
+        "## Every check",
+        "Where a block's train and eval runs of a case measured exactly the same errors, one "
+        "row stands for both: its mode reads *train = eval*.",
+    ]
     for name in dict.fromkeys(r["name"] for r in results):
         rows = [r for r in results if r["name"] == name]
-        link = _relative_link(page.file.src_uri, rows[0]["page"])
         parts += [
             f"### `{name}`",
-            f"Against `{rows[0]['reference']}` ({rows[0]['kind']}); page: [{rows[0]['page']}]({link}).",
+            f"Against `{rows[0]['reference']}` ({rows[0]['kind']}); "
+            f"page: {_page_link(page, rows[0]['page'])}.",
             _table(rows),
         ]
     return "\n\n".join(parts)
@@ -196,6 +390,8 @@ def on_page_markdown(markdown, page, config, files):
         what, arg = match.group(1), match.group(2)
         if what == "verification":
             return _verification_page(results, page)
+        if what == "torch-tables":
+            return _torch_tables(page)
         if what == "summary":
             return _summary(results, page)
         return _box(arg, results, page.file.src_uri)
@@ -205,6 +401,7 @@ def on_page_markdown(markdown, page, config, files):
 
 def on_post_build(config):
     results = _results()
+    _table_results()  # a failing input warns even if no page shows the table
     for r in results:
         if r["name"] not in _state["boxed"]:
             log.warning(

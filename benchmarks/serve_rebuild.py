@@ -1,0 +1,91 @@
+"""How long `mkdocs serve` takes to show an edit: ``python benchmarks/serve_rebuild.py``.
+
+Starts ``mkdocs serve`` on 127.0.0.1, waits for its first build, then edits a page's prose, a
+file of ``src/`` and the page again (each edit is undone right after), and prints the seconds
+from each edit to the end of the rebuild it triggered. Run it twice to see a warm cache's first
+build too (``.cache/byhand-build/``); ``--prose-only`` skips the ``src/`` edit.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROSE = ROOT / "docs" / "testing.md"
+SOURCE = ROOT / "src" / "byhand" / "nn" / "__init__.py"
+BUILT = re.compile(r"Documentation built in ([\d.]+) seconds")
+TIMEOUT_S = 600
+
+
+def cpu_seconds(pid):
+    """CPU time of the server process and its finished children so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_build(log, start_count, since):
+    """Seconds from ``since`` until the log shows one more finished build."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace")
+        if len(BUILT.findall(text)) > start_count:
+            return time.monotonic() - since, float(BUILT.findall(text)[start_count])
+        if "Aborted" in text or "Error" in text.split("Serving on")[-1]:
+            sys.exit(f"mkdocs serve failed:\n{text[-3000:]}")
+        time.sleep(0.05)
+    sys.exit(f"no rebuild within {TIMEOUT_S} s")
+
+
+def edit(path, builds, log, label, pid):
+    original = path.read_bytes()
+    cpu = cpu_seconds(pid)
+    since = time.monotonic()
+    path.write_bytes(
+        original + b"\n<!-- edited -->\n"
+        if path.suffix == ".md"
+        else original + b"\n# edited\n"
+    )
+    try:
+        wall, reported = wait_for_build(log, builds, since)
+        cpu = cpu_seconds(pid) - cpu
+    finally:
+        path.write_bytes(original)
+    print(
+        f"{label}: {wall:.1f} s from the edit to the rebuilt site (mkdocs: {reported:.1f} s; "
+        f"CPU of the server and its build steps: {cpu:.1f} s; load average {os.getloadavg()[0]:.1f})"
+    )
+    # the undo triggers one more rebuild: wait for it so the next edit starts from quiet
+    wait_for_build(log, builds + 1, time.monotonic())
+    return builds + 2
+
+
+def main(port=8123):
+    log = Path("/tmp/byhand-serve.log")
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        since = time.monotonic()
+        wall, _ = wait_for_build(log, 0, since)
+        print(f"first build: {wall:.1f} s")
+        time.sleep(2)  # let the watcher settle
+        builds = 1
+        pid = server.pid
+        builds = edit(PROSE, builds, log, "prose edit (docs/testing.md)", pid)
+        if "--prose-only" not in sys.argv:
+            builds = edit(SOURCE, builds, log, "src/ edit (src/byhand/nn/__init__.py)", pid)
+            builds = edit(PROSE, builds, log, "prose edit again", pid)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
