@@ -33,6 +33,8 @@ def adadelta_loop(params, grads, states, *, lr, rho, eps, weight_decay, maximize
         delta = u.add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(g)  # Δ = RMS[u]/RMS[v] g
         u.mul_(rho).addcmul_(delta, delta, value=1 - rho)  # u ← ρ u + (1 - ρ) Δ²
         p.add_(delta, alpha=-lr)
+
+
 # --8<-- [end:adadelta_loop]
 
 
@@ -56,6 +58,8 @@ def adadelta_foreach(params, grads, states, *, lr, rho, eps, weight_decay, maxim
     torch._foreach_mul_(us, rho)
     torch._foreach_addcmul_(us, deltas, deltas, 1 - rho)
     torch._foreach_add_(params, deltas, alpha=-lr)
+
+
 # --8<-- [end:adadelta_foreach]
 
 

@@ -32,6 +32,8 @@ def adagrad_loop(params, grads, states, *, lr, lr_decay, weight_decay, eps, maxi
         clr = lr / (1 + (t - 1) * lr_decay)
         total = state["sum"].addcmul_(g, g, value=1)  # G ← G + g²
         p.addcdiv_(g, total.sqrt().add_(eps), value=-clr)  # p ← p - η_t g / (√G + ε)
+
+
 # --8<-- [end:adagrad_loop]
 
 
@@ -49,6 +51,8 @@ def adagrad_foreach(params, grads, states, *, lr, lr_decay, weight_decay, eps, m
     torch._foreach_add_(denom, eps)
     clrs = [-lr / (1 + (step.item() - 1) * lr_decay) for step in steps]
     torch._foreach_addcdiv_(params, grads, denom, clrs)
+
+
 # --8<-- [end:adagrad_foreach]
 
 

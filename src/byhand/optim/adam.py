@@ -42,8 +42,10 @@ def adam_loop(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, ams
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v ← β2 v + (1 - β2) g²
         if amsgrad:  # use the largest v seen so far
             v = torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        denom = v.sqrt() / math.sqrt(1 - beta2**t) + eps  # √v̂ + ε
+        denom = v.sqrt().div_(math.sqrt(1 - beta2**t)).add_(eps)  # √v̂ + ε
         p.addcdiv_(m, denom, value=-lr / (1 - beta1**t))  # p ← p - η m̂ / (√v̂ + ε)
+
+
 # --8<-- [end:adam_loop]
 
 
@@ -73,6 +75,8 @@ def adam_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, 
     torch._foreach_div_(denom, [math.sqrt(1 - beta2**t) for t in ts])
     torch._foreach_add_(denom, eps)
     torch._foreach_addcdiv_(params, ms, denom, [-lr / (1 - beta1**t) for t in ts])
+
+
 # --8<-- [end:adam_foreach]
 
 
@@ -129,4 +133,6 @@ class Adam(torch.optim.Optimizer):
                    amsgrad=group["amsgrad"], maximize=group["maximize"],
                    decoupled_weight_decay=group["decoupled_weight_decay"])  # fmt: skip
         return loss
+
+
 # --8<-- [end:Adam]

@@ -27,4 +27,6 @@ class AdamW(Adam):
         super().__setstate__(state)
         for group in self.param_groups:  # a state_dict saved by Adam still decays decoupled
             group["decoupled_weight_decay"] = True
+
+
 # --8<-- [end:AdamW]

@@ -40,6 +40,8 @@ def lamb_loop(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, bia
         p_norm, u_norm = p.norm(), update.norm()
         trust = torch.where((p_norm > 0) & (u_norm > 0), p_norm / u_norm, 1.0)
         p.sub_(lr * trust * update)  # p ← p - η (‖p‖ / ‖u‖) u
+
+
 # --8<-- [end:lamb_loop]
 
 
@@ -73,6 +75,8 @@ def lamb_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
     ]
     torch._foreach_mul_(updates, trusts)
     torch._foreach_add_(params, updates, alpha=-lr)
+
+
 # --8<-- [end:lamb_foreach]
 
 

@@ -1,9 +1,9 @@
 """``Lookahead``: k steps of any optimizer, then pull back towards a slow copy (Zhang et al.).
 
-Each parameter ``p`` gets a slow weight ``φ`` (a copy taken when Lookahead is built). The wrapped
-("fast") optimizer steps as usual; every ``k`` steps ``φ ← φ + α (p - φ)`` and ``p ← φ``. The
-wrapper shares the inner optimizer's ``param_groups`` (so schedulers and ``zero_grad`` reach
-it) and keeps the slow weights in its own ``state[p]["slow_param"]``.
+Each parameter ``p`` gets a slow weight ``φ`` (a copy taken when Lookahead is built). The
+wrapped ("fast") optimizer steps as usual; every ``k`` steps ``φ ← φ + α (p - φ)`` and
+``p ← φ``. The wrapper shares the inner optimizer's ``param_groups`` (so schedulers and
+``zero_grad`` reach it) and keeps the slow weights in its own ``state[p]["slow_param"]``.
 """
 
 import torch
@@ -48,7 +48,7 @@ class Lookahead(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        """One step of the wrapped optimizer; every ``k``-th also syncs with the slow weights."""
+        """One step of the wrapped optimizer; every ``k``-th also syncs the slow weights."""
         loss = self.optimizer.step(closure)
         self.lookahead_step += 1
         if self.lookahead_step % self.k == 0:
@@ -85,4 +85,6 @@ class Lookahead(torch.optim.Optimizer):
             self.state[p]["slow_param"] = slow.detach().clone().to(p.device, p.dtype)
         self.k, self.alpha = state_dict["k"], state_dict["alpha"]
         self.lookahead_step = state_dict["lookahead_step"]
+
+
 # --8<-- [end:Lookahead]

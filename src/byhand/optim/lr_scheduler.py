@@ -1,5 +1,5 @@
-"""Learning-rate schedules: ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``,
-``LinearLR``, ``OneCycleLR``, ``SequentialLR`` and ``warmup_cosine``.
+"""Learning-rate schedules: ``StepLR``, ``MultiStepLR``, ``ExponentialLR``,
+``CosineAnnealingLR``, ``LinearLR``, ``OneCycleLR``, ``SequentialLR`` and ``warmup_cosine``.
 
 Each is a ``torch.optim.lr_scheduler.LRScheduler`` subclass: the base class keeps the step
 counter (``last_epoch``), writes ``group["lr"]``, and gives ``get_last_lr()`` and
@@ -44,7 +44,11 @@ class StepLR(LRScheduler):
         return [lr * self.gamma for lr in _lrs(self.optimizer)]
 
     def _get_closed_form_lr(self):
-        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+        return [
+            base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs
+        ]
+
+
 # --8<-- [end:StepLR]
 
 
@@ -109,6 +113,8 @@ class CosineAnnealingLR(LRScheduler):
     def _get_closed_form_lr(self):
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
+
+
 # --8<-- [end:CosineAnnealingLR]
 
 
@@ -139,12 +145,15 @@ class LinearLR(LRScheduler):
         if t > self.total_iters:
             return _lrs(self.optimizer)
         change = (self.end_factor - self.start_factor) / (
-            self.total_iters * self.start_factor + (t - 1) * (self.end_factor - self.start_factor)
+            self.total_iters * self.start_factor
+            + (t - 1) * (self.end_factor - self.start_factor)
         )  # factor(t) / factor(t - 1) - 1
         return [lr * (1.0 + change) for lr in _lrs(self.optimizer)]
 
     def _get_closed_form_lr(self):
         return [base * self.factor(self.last_epoch) for base in self.base_lrs]
+
+
 # --8<-- [end:LinearLR]
 
 
@@ -180,8 +189,13 @@ class OneCycleLR(LRScheduler):
         phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum")]
         if three_phase:
             phases.append(
-                (float(2 * pct_start * self.total_steps) - 2, "max_lr", "initial_lr",
-                 "base_momentum", "max_momentum")  # fmt: skip
+                (
+                    float(2 * pct_start * self.total_steps) - 2,
+                    "max_lr",
+                    "initial_lr",
+                    "base_momentum",
+                    "max_momentum",
+                )  # fmt: skip
             )
             phases.append((self.total_steps - 1, "initial_lr", "min_lr", "max_momentum",
                            "max_momentum"))  # fmt: skip
@@ -225,16 +239,16 @@ class OneCycleLR(LRScheduler):
     def get_lr(self):
         t = self.last_epoch
         if t > self.total_steps:
-            raise ValueError(
-                f"OneCycleLR stepped {t} times; total_steps is {self.total_steps}"
-            )
+            raise ValueError(f"OneCycleLR stepped {t} times; total_steps is {self.total_steps}")
         lrs = []
         for group in self.optimizer.param_groups:
             start = 0.0
             for i, phase in enumerate(self._schedule_phases):
                 if t <= phase["end_step"] or i == len(self._schedule_phases) - 1:
                     pct = (t - start) / (phase["end_step"] - start)
-                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+                    lrs.append(
+                        self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct)
+                    )
                     if self.cycle_momentum:
                         momentum = self._anneal(
                             group[phase["start_momentum"]], group[phase["end_momentum"]], pct
@@ -243,6 +257,8 @@ class OneCycleLR(LRScheduler):
                     break
                 start = phase["end_step"]
         return lrs
+
+
 # --8<-- [end:OneCycleLR]
 
 
@@ -296,7 +312,9 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state = {
+            k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")
+        }
         state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
         return state
 
@@ -306,6 +324,8 @@ class SequentialLR(LRScheduler):
         self.__dict__.update(state)
         for scheduler, saved in zip(self._schedulers, inner):
             scheduler.load_state_dict(saved)
+
+
 # --8<-- [end:SequentialLR]
 
 
@@ -321,4 +341,6 @@ def warmup_cosine(optimizer, warmup_steps, total_steps, start_factor=0.01, eta_m
     warmup = LinearLR(optimizer, start_factor, 1.0, total_iters=warmup_steps)
     cosine = CosineAnnealingLR(optimizer, T_max=total_steps - warmup_steps, eta_min=eta_min)
     return SequentialLR(optimizer, [warmup, cosine], milestones=[warmup_steps])
+
+
 # --8<-- [end:warmup_cosine]

@@ -51,6 +51,8 @@ def nadam_loop(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, mo
         denom = (v / (1 - beta2**t)).sqrt() + eps
         p.addcdiv_(g, denom, value=-lr * (1 - mu) / (1 - product))
         p.addcdiv_(m, denom, value=-lr * mu_next / (1 - product * mu_next))
+
+
 # --8<-- [end:nadam_loop]
 
 
@@ -85,6 +87,8 @@ def nadam_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
     torch._foreach_addcdiv_(
         params, ms, denom, [-lr * nx / (1 - pr * nx) for nx, pr in zip(mu_nexts, done)]
     )
+
+
 # --8<-- [end:nadam_foreach]
 
 

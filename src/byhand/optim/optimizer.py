@@ -36,7 +36,9 @@ def check_betas(name, betas, foreach=None):
             raise ValueError(f"{name} expects 0 <= betas[{index}] < 1, got {beta}")
     tensors = [isinstance(beta, torch.Tensor) for beta in betas]
     if any(tensors) and not all(tensors):
-        raise ValueError(f"{name}: betas must be either both floats or both Tensors, got {betas}")
+        raise ValueError(
+            f"{name}: betas must be either both floats or both Tensors, got {betas}"
+        )
     if all(tensors) and foreach:
         raise ValueError(
             f"{name}: betas[0] as a Tensor is not supported for capturable=False and "
@@ -46,7 +48,7 @@ def check_betas(name, betas, foreach=None):
 
 
 def decline(name, **flags):
-    """``capturable``/``differentiable``/``fused``: accepted as PyTorch's keywords, not built."""
+    """``capturable``/``differentiable``/``fused``: PyTorch's keywords, accepted, not built."""
     for flag, value in flags.items():
         if value:
             raise NotImplementedError(f"byhand {name} does not implement {flag}=True")

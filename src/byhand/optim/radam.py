@@ -1,9 +1,9 @@
 """``RAdam``: Adam whose adaptive step is switched on only once the variance estimate is
 trustworthy (Liu et al., 2020).
 
-``ρ_∞ = 2 / (1 - β2) - 1`` and ``ρ_t = ρ_∞ - 2 t β2ᵗ / (1 - β2ᵗ)`` measure how many gradients the
-average ``v`` effectively holds. While ``ρ_t ≤ 5`` the step is plain momentum SGD, ``η m̂``;
-afterwards it is Adam's step times the rectification ``r_t``.
+``ρ_∞ = 2 / (1 - β2) - 1`` and ``ρ_t = ρ_∞ - 2 t β2ᵗ / (1 - β2ᵗ)`` measure how many
+gradients the average ``v`` effectively holds. While ``ρ_t ≤ 5`` the step is plain momentum
+SGD, ``η m̂``; afterwards it is Adam's step times the rectification ``r_t``.
 """
 
 import math
@@ -58,6 +58,8 @@ def radam_loop(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
         else:
             adaptive = math.sqrt(1 - beta2**t) / (v.sqrt() + eps)
             p.add_(m_hat * adaptive, alpha=-lr * rect)
+
+
 # --8<-- [end:radam_loop]
 
 
@@ -83,7 +85,9 @@ def radam_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
     on = [i for i, rect in enumerate(rects) if rect is not None]
     off = [i for i, rect in enumerate(rects) if rect is None]
     if off:  # too few gradients in v: p ← p - η m̂
-        steps_off = torch._foreach_mul([ms[i] for i in off], [-lr / (1 - beta1 ** ts[i]) for i in off])
+        steps_off = torch._foreach_mul(
+            [ms[i] for i in off], [-lr / (1 - beta1 ** ts[i]) for i in off]
+        )
         torch._foreach_add_([params[i] for i in off], steps_off)
     if on:
         denom = torch._foreach_sqrt([vs[i] for i in on])
@@ -92,6 +96,8 @@ def radam_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
             -lr * rects[i] * math.sqrt(1 - beta2 ** ts[i]) / (1 - beta1 ** ts[i]) for i in on
         ]
         torch._foreach_addcdiv_([params[i] for i in on], [ms[i] for i in on], denom, scale)
+
+
 # --8<-- [end:radam_foreach]
 
 

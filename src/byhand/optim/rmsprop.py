@@ -43,6 +43,8 @@ def rmsprop_loop(params, grads, states, *, lr, alpha, eps, weight_decay, momentu
             p.add_(buf, alpha=-lr)
         else:
             p.addcdiv_(g, denom, value=-lr)
+
+
 # --8<-- [end:rmsprop_loop]
 
 
@@ -73,6 +75,8 @@ def rmsprop_foreach(params, grads, states, *, lr, alpha, eps, weight_decay, mome
         torch._foreach_add_(params, bufs, alpha=-lr)
     else:
         torch._foreach_addcdiv_(params, grads, denom, -lr)
+
+
 # --8<-- [end:rmsprop_foreach]
 
 
