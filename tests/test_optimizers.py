@@ -315,3 +315,17 @@ def test_pitfall_lamb_decay_on_the_gradient_instead_of_the_update():
     # on the gradient: Adam normalises λp to ≈ sign(p), every coordinate moves by the same amount
     # and the small ones overshoot through zero
     assert torch.equal(torch.sign(wrong), torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=F64))
+
+
+def test_lookahead_add_param_group_reaches_the_inner_optimizer():
+    w, b = _param(1.0, 2.0), _param(0.5)
+    opt = Lookahead(Adam([w], lr=0.1), k=2)
+    opt.add_param_group({"params": [b], "lr": 0.01})
+    assert len(opt.optimizer.param_groups) == 2 and opt.param_groups[1]["lr"] == 0.01
+    assert torch.equal(opt.state[b]["slow_param"], torch.tensor([0.5], dtype=F64))
+    for _ in range(2):
+        opt.zero_grad()
+        (w.sum() + 3 * b.sum()).backward()
+        opt.step()
+    # two Adam steps of 0.01 each on b, then half-way back to the slow weight 0.5
+    assert abs(b.item() - (0.5 - 0.5 * 0.02)) < 1e-9
