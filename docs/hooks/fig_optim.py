@@ -1,6 +1,5 @@
 """Figures of the optimizers chapter (docs/optim/), drawn from byhand.optim at build time."""
 
-
 import matplotlib.pyplot as plt
 import torch
 
@@ -119,7 +118,14 @@ def optimizer_trajectories():
     ill-conditioned quadratic ½(w₁² + 50 w₂²) + gradient noise σ = 1, from (-4, 1.5)."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     problems = [
-        ("Rosenbrock (minimum at (1, 1))", _rosenbrock, [-1.5, 2.0], 0.0, (-2, 2, -1, 3), (1, 1)),
+        (
+            "Rosenbrock (minimum at (1, 1))",
+            _rosenbrock,
+            [-1.5, 2.0],
+            0.0,
+            (-2, 2, -1, 3),
+            (1, 1),
+        ),
         (
             "noisy quadratic ½(w₁² + 50 w₂²), gradient noise σ = 1",
             _narrow_quadratic,
@@ -203,7 +209,9 @@ def digits_curves():
                 test_losses.append(loss_fn(model(x[test]), y[test]).item())
         smooth = torch.tensor(losses).unfold(0, 5, 1).mean(1)
         ax.plot(range(5, len(losses) + 1), smooth, color=f"C{index % 10}", lw=1, label=name)
-        ax_test.plot(range(1, EPOCHS + 1), test_losses, "o-", ms=3, color=f"C{index % 10}", label=name)
+        ax_test.plot(
+            range(1, EPOCHS + 1), test_losses, "o-", ms=3, color=f"C{index % 10}", label=name
+        )
     ax.set_yscale("log")
     ax.set_xlabel(f"step (batch of {BATCH})")
     ax.set_ylabel("training loss (mean of 5 steps)")
@@ -223,11 +231,17 @@ def schedule_curves():
     """The learning rate of every byhand schedule over 100 steps, base lr 0.1."""
     makers = [
         ("StepLR(step_size=25, gamma=0.5)", lambda o: schedules.StepLR(o, 25, gamma=0.5)),
-        ("MultiStepLR([30, 60, 80], 0.3)", lambda o: schedules.MultiStepLR(o, [30, 60, 80], 0.3)),
+        (
+            "MultiStepLR([30, 60, 80], 0.3)",
+            lambda o: schedules.MultiStepLR(o, [30, 60, 80], 0.3),
+        ),
         ("ExponentialLR(0.97)", lambda o: schedules.ExponentialLR(o, gamma=0.97)),
         ("CosineAnnealingLR(T_max=100)", lambda o: schedules.CosineAnnealingLR(o, T_max=100)),
         ("LinearLR(0.1, 1.0, 30)", lambda o: schedules.LinearLR(o, 0.1, 1.0, total_iters=30)),
-        ("OneCycleLR(max_lr=0.1, 100)", lambda o: schedules.OneCycleLR(o, 0.1, total_steps=100)),
+        (
+            "OneCycleLR(max_lr=0.1, 100)",
+            lambda o: schedules.OneCycleLR(o, 0.1, total_steps=100),
+        ),
         ("warmup_cosine(10, 100)", lambda o: schedules.warmup_cosine(o, 10, 100)),
     ]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -272,7 +286,9 @@ def lookahead_path():
     fast, slow = torch.stack(fast), torch.stack(slow)
     ax.plot(plain[:, 0], plain[:, 1], "-", lw=0.8, color="C0", alpha=0.6, label="SGD alone")
     ax.plot(fast[:, 0], fast[:, 1], "o-", ms=2, lw=0.8, color="C1", label="fast weights")
-    ax.plot(slow[:, 0], slow[:, 1], "s-", ms=5, lw=1.5, color="C2", label="slow weights (k = 5)")
+    ax.plot(
+        slow[:, 0], slow[:, 1], "s-", ms=5, lw=1.5, color="C2", label="slow weights (k = 5)"
+    )
     ax.set_xlabel("$w_1$")
     ax.set_ylabel("$w_2$")
     ax.set_title("Lookahead(SGD lr 0.05, k 5, α 0.5), 40 steps")
@@ -287,8 +303,12 @@ def lamb_trust_ratio():
     scales = [1e-3, 1e-1, 1.0, 1e2]
     params = [torch.randn(50, dtype=F64, requires_grad=True) for _ in scales]
     optimizers = {
-        "Adam, lr 0.01": byhand.optim.Adam([p.detach().clone().requires_grad_() for p in params]),
-        "LAMB, lr 0.01": byhand.optim.LAMB([p.detach().clone().requires_grad_() for p in params]),
+        "Adam, lr 0.01": byhand.optim.Adam(
+            [p.detach().clone().requires_grad_() for p in params]
+        ),
+        "LAMB, lr 0.01": byhand.optim.LAMB(
+            [p.detach().clone().requires_grad_() for p in params]
+        ),
         "SGD, lr 0.01": byhand.optim.SGD([p.detach().clone().requires_grad_() for p in params]),
     }
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -324,5 +344,3 @@ FIGURES = {
         "lamb-trust-ratio.png": lamb_trust_ratio,
     }.items()
 }
-
-
