@@ -1,0 +1,96 @@
+"""What every byhand optimizer shares: argument checks, gathering gradients, the step counter.
+
+Mirrors ``torch.optim.optimizer``: the update rules live in one file each (``adam.py``, ...);
+this file holds only the bookkeeping they would otherwise repeat.
+"""
+
+import torch
+
+__all__ = []
+
+
+def check_lr(name, lr, foreach=None, capturable=False):
+    """PyTorch's checks on ``lr``: non-negative, and a tensor only with one element."""
+    if isinstance(lr, torch.Tensor):
+        if foreach and not capturable:
+            raise ValueError(
+                f"{name}: lr as a Tensor is not supported for capturable=False and "
+                f"foreach=True, got lr={lr}"
+            )
+        if lr.numel() != 1:
+            raise ValueError(f"{name}: Tensor lr must be 1-element, got {lr.numel()} elements")
+    if not 0.0 <= lr:
+        raise ValueError(f"{name} expects lr >= 0, got {lr}")
+
+
+def check_at_least(name, argument, value, low=0.0):
+    """``value >= low`` or a ValueError naming ``argument`` and ``value``."""
+    if not low <= value:
+        raise ValueError(f"{name} expects {argument} >= {low}, got {value}")
+
+
+def check_betas(name, betas, foreach=None):
+    """Both betas in [0, 1), both floats or both 1-element tensors; returned as floats."""
+    for index, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"{name} expects 0 <= betas[{index}] < 1, got {beta}")
+    tensors = [isinstance(beta, torch.Tensor) for beta in betas]
+    if any(tensors) and not all(tensors):
+        raise ValueError(
+            f"{name}: betas must be either both floats or both Tensors, got {betas}"
+        )
+    if all(tensors) and foreach:
+        raise ValueError(
+            f"{name}: betas[0] as a Tensor is not supported for capturable=False and "
+            f"foreach=True, got betas={betas}"
+        )
+    return tuple(float(beta) for beta in betas)
+
+
+def decline(name, **flags):
+    """``capturable``/``differentiable``/``fused``: PyTorch's keywords, accepted, not built."""
+    for flag, value in flags.items():
+        if value:
+            raise NotImplementedError(f"byhand {name} does not implement {flag}=True")
+
+
+def scalar_dtype():
+    """The dtype PyTorch gives ``state["step"]``: float64 under a float64 default, else
+    float32."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def new_step():
+    """A fresh step counter, a 0-dim CPU tensor as in ``torch.optim`` (so state_dicts match)."""
+    return torch.tensor(0.0, dtype=scalar_dtype())
+
+
+def with_grads(name, group):
+    """``(params, grads)`` of a group's parameters that have a gradient; sparse ones raise."""
+    params, grads = [], []
+    for p in group["params"]:
+        if p.grad is None:
+            continue
+        if p.grad.is_sparse:
+            raise RuntimeError(
+                f"byhand {name} does not support sparse gradients (parameter of shape "
+                f"{tuple(p.shape)} has a sparse .grad); use a dense gradient"
+            )
+        if p.is_complex():
+            raise NotImplementedError(f"byhand {name} does not support complex parameters")
+        params.append(p)
+        grads.append(p.grad)
+    return params, grads
+
+
+def vectorised(group):
+    """The ``foreach`` argument: ``None`` (default) and ``True`` take the vectorised form."""
+    return group["foreach"] is None or bool(group["foreach"])
+
+
+def evaluate(closure):
+    """Run ``closure`` with gradients enabled (``step`` itself runs under ``no_grad``)."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
