@@ -20,6 +20,7 @@ __all__ = [
     "Elementwise",
     "elementwise",
     "minus_abs",
+    "step",
     "relu",
     "relu_formula",
     "relu_derivative",
@@ -110,21 +111,29 @@ def elementwise(input, formula, derivative, inplace=False, **options):
 
 # --8<-- [start:minus_abs]
 def minus_abs(input):
-    """``-|x|``, with slope ``-1`` at ``x = 0`` as on the rest of ``x ≥ 0``.
+    """``-|x| = x - 2 max(x, 0)``, with slope ``-1`` at ``x = 0`` as on the rest of ``x ≥ 0``.
 
     ``-x.abs()`` has the same values, but autograd gives ``abs`` slope 0 at 0, which would zero
     the gradient of every formula below at exactly the point where it is largest.
     """
     x = input
-    return torch.where(x >= 0, -x, x)
+    return x - 2 * torch.clamp(x, min=0)
 
 
 # --8<-- [end:minus_abs]
 
 
-def _mask(condition, like):
-    """A boolean condition as 0./1. in the dtype of ``like``."""
-    return condition.to(like.dtype)
+# --8<-- [start:step]
+def step(input):
+    """The step function ``1[x > 0]`` as 0./1. in the input's dtype: ``sign(max(x, 0))``.
+
+    Arithmetic only: ``(x > 0).to(x.dtype)`` or ``torch.where`` are several times slower on
+    the CPU, and a derivative is mostly made of steps.
+    """
+    return torch.sign(torch.clamp(input, min=0))
+
+
+# --8<-- [end:step]
 
 
 # --8<-- [start:relu]
@@ -136,7 +145,7 @@ def relu_formula(input):
 def relu_derivative(input, output=None):
     """``1`` where ``x > 0``, else ``0`` (also at the kink ``x = 0``, as PyTorch does)."""
     y = relu_formula(input) if output is None else output
-    return _mask(y > 0, y)
+    return torch.sign(y)  # y is 0 or positive
 
 
 def relu(input, inplace=False):
@@ -153,8 +162,10 @@ def hardtanh_formula(input, min_val=-1.0, max_val=1.0):
 
 
 def hardtanh_derivative(input, output=None, min_val=-1.0, max_val=1.0):
-    """``1`` strictly inside ``(min_val, max_val)``, ``0`` outside and on both kinks."""
-    return _mask((input > min_val) & (input < max_val), input)
+    """``1`` strictly inside ``(min_val, max_val)``, ``0`` outside and on both kinks: the sign
+    of ``(y - min_val)(max_val - y)``, positive inside and 0 wherever ``y`` is clipped."""
+    y = hardtanh_formula(input, min_val, max_val) if output is None else output
+    return torch.sign((y - min_val) * (max_val - y))
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -175,12 +186,12 @@ def relu6(input, inplace=False):
 # --8<-- [start:leaky_relu]
 def leaky_relu_formula(input, negative_slope=0.01):
     """``x`` for ``x > 0``, else ``negative_slope · x``."""
-    return torch.where(input > 0, input, input * negative_slope)
+    return torch.clamp(input, min=0) + negative_slope * torch.clamp(input, max=0)
 
 
 def leaky_relu_derivative(input, output=None, negative_slope=0.01):
     """``1`` for ``x > 0``, else ``negative_slope`` (also at ``x = 0``)."""
-    return torch.where(input > 0, 1.0, input.new_full((), negative_slope))
+    return negative_slope + (1 - negative_slope) * step(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -220,12 +231,14 @@ def prelu(input, weight):
 # --8<-- [start:elu]
 def elu_formula(input, alpha=1.0):
     """``x`` for ``x > 0``, else ``α (e^x - 1)`` (``expm1`` keeps the digits near 0)."""
-    return torch.where(input > 0, input, alpha * torch.expm1(input))
+    return torch.clamp(input, min=0) + alpha * torch.expm1(torch.clamp(input, max=0))
 
 
 def elu_derivative(input, output=None, alpha=1.0):
-    """``1`` for ``x > 0``, else ``α e^x`` (``α`` at ``x = 0``, as PyTorch)."""
-    return torch.where(input > 0, 1.0, alpha * torch.exp(input))
+    """``1`` for ``x > 0``, else ``α e^x = y + α`` (``α`` at ``x = 0``, as PyTorch)."""
+    y = elu_formula(input, alpha) if output is None else output
+    positive = step(input)
+    return positive + (1 - positive) * (y + alpha)
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -242,7 +255,8 @@ def selu_formula(input):
 
 
 def selu_derivative(input, output=None):
-    return SELU_SCALE * elu_derivative(input, alpha=SELU_ALPHA)
+    y = None if output is None else output / SELU_SCALE
+    return SELU_SCALE * elu_derivative(input, y, alpha=SELU_ALPHA)
 
 
 def selu(input, inplace=False):
@@ -251,12 +265,14 @@ def selu(input, inplace=False):
 
 def celu_formula(input, alpha=1.0):
     """``x`` for ``x > 0``, else ``α (e^{x/α} - 1)``: ELU with slope 1 at 0 for every ``α``."""
-    return torch.where(input > 0, input, alpha * torch.expm1(input / alpha))
+    return torch.clamp(input, min=0) + alpha * torch.expm1(torch.clamp(input, max=0) / alpha)
 
 
 def celu_derivative(input, output=None, alpha=1.0):
-    """``1`` for ``x > 0``, else ``e^{x/α}``."""
-    return torch.where(input > 0, 1.0, torch.exp(input / alpha))
+    """``1`` for ``x > 0``, else ``e^{x/α} = y/α + 1``."""
+    y = celu_formula(input, alpha) if output is None else output
+    positive = step(input)
+    return positive + (1 - positive) * (y / alpha + 1)
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -310,15 +326,23 @@ def tanh(input):
 
 # --8<-- [start:softplus]
 def softplus_formula(input, beta=1.0, threshold=20.0):
-    """``log(1 + e^{βx}) / β``, and ``x`` itself where ``βx > threshold`` (as PyTorch)."""
+    """``log(1 + e^{βx}) / β``, and ``x`` itself where ``βx > threshold`` (as PyTorch).
+
+    ``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})`` never overflows; ``max(z, 0)`` is written
+    ``(z - (-|z|)) / 2`` so that autograd's slope at 0 is right.
+    """
     z = beta * input
-    return torch.where(z > threshold, input, torch.log1p(torch.exp(z)) / beta)
+    m = minus_abs(z)
+    smooth = ((z - m) / 2 + torch.log1p(torch.exp(m))) / beta
+    linear = step(z - threshold)
+    return linear * input + (1 - linear) * smooth
 
 
 def softplus_derivative(input, output=None, beta=1.0, threshold=20.0):
     """``σ(βx)``, and ``1`` on the linear part."""
     z = beta * input
-    return torch.where(z > threshold, 1.0, sigmoid_formula(z))
+    linear = step(z - threshold)
+    return linear + (1 - linear) * sigmoid_formula(z)
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -409,7 +433,7 @@ HARDSIGMOID_SLOPE = 0.1666666716337204  # float(torch.tensor(1 / 6, dtype=torch.
 
 def hardsigmoid_derivative(input, output=None):
     """``1/6`` strictly inside ``(-3, 3)``, else ``0``."""
-    return _mask((input > -3) & (input < 3), input) * HARDSIGMOID_SLOPE
+    return step(input + 3) * step(3 - input) * HARDSIGMOID_SLOPE
 
 
 def hardsigmoid(input, inplace=False):
@@ -422,9 +446,10 @@ def hardswish_formula(input):
 
 
 def hardswish_derivative(input, output=None):
-    """``0`` up to -3, ``x/3 + 1/2`` strictly between, ``1`` from 3 on (PyTorch's kink values)."""
+    """The product rule, ``hardsigmoid(x) + x · hardsigmoid'(x)``: ``0`` up to -3,
+    ``x/3 + 1/2`` strictly between, ``1`` from 3 on (PyTorch's values at the kinks)."""
     x = input
-    return torch.where(x <= -3, 0.0, torch.where(x < 3, x / 3 + 0.5, 1.0))
+    return hardsigmoid_formula(x) + x * step(x + 3) * step(3 - x) / 6
 
 
 def hardswish(input, inplace=False):
