@@ -39,9 +39,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    x = (3 * torch.randn(1024, 1024, generator=torch.Generator().manual_seed(0)))
+    x = 3 * torch.randn(1024, 1024, generator=torch.Generator().manual_seed(0))
     x.requires_grad_(True)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fastest of {args.repeat}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, fastest of {args.repeat}"
+    )
     print(f"{'block':12} {'ours ms':>8} {'torch ms':>8} {'ours/torch':>10}")
     for name in NAMES:
         if args.only and args.only != name:

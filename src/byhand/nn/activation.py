@@ -68,7 +68,9 @@ class LeakyReLU(torch.nn.Module):
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+        return f"negative_slope={self.negative_slope}" + (
+            ", inplace=True" if self.inplace else ""
+        )
 
 
 class PReLU(torch.nn.Module):
@@ -77,7 +79,9 @@ class PReLU(torch.nn.Module):
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
         self.num_parameters, self.init = num_parameters, init
-        self.weight = torch.nn.Parameter(torch.empty(num_parameters, device=device, dtype=dtype))
+        self.weight = torch.nn.Parameter(
+            torch.empty(num_parameters, device=device, dtype=dtype)
+        )
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -186,7 +190,9 @@ class Hardsigmoid(_Inplace):
 class Hardtanh(torch.nn.Module):
     """``x`` clipped to ``[min_val, max_val]``."""
 
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
+    def __init__(
+        self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None
+    ):
         super().__init__()
         if min_value is not None or max_value is not None:
             warnings.warn(

@@ -207,9 +207,7 @@ def cross_entropy(
         loss = -(probs * logp * w.reshape(w_shape)).sum(dim=class_dim)
         return reduce(loss, reduction)  # 'mean' over samples, as PyTorch does for probabilities
 
-    safe_target, w_target = _class_indices(
-        "cross_entropy", input, target, weight, ignore_index
-    )
+    safe_target, w_target = _class_indices("cross_entropy", input, target, weight, ignore_index)
     loss = nll_loss(logp, target, weight, ignore_index, reduction="none")
     if label_smoothing > 0:
         # The smoothing term: ε/C · Σ_c w_c · (-log p_c), zero where the target is ignored.
@@ -354,7 +352,9 @@ def _check_targets(name, target, allowed):
     """``target`` holds only ``allowed`` values (e.g. ``(1, -1)``)."""
     bad = ~sum((target == value) for value in allowed).bool()
     if bool(bad.any()):
-        raise ValueError(f"{name} expects target values in {allowed}, got {target[bad][0].item()}")
+        raise ValueError(
+            f"{name} expects target values in {allowed}, got {target[bad][0].item()}"
+        )
 
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
@@ -395,7 +395,9 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
         )
     eps = 1e-12
     dot = (input1 * input2).sum(-1)
-    cos = dot / torch.sqrt(((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps))
+    cos = dot / torch.sqrt(
+        ((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)
+    )
     zeros = torch.zeros_like(cos)
     loss = torch.where(target == 1, 1 - cos, zeros) + torch.where(
         target == -1, relu(cos - margin), zeros
@@ -422,7 +424,9 @@ def triplet_margin_loss(
     """
     if margin <= 0:
         raise ValueError(f"triplet_margin_loss expects margin > 0, got {margin}")
-    check_same_shape("triplet_margin_loss (anchor, positive, negative)", anchor, positive, negative)
+    check_same_shape(
+        "triplet_margin_loss (anchor, positive, negative)", anchor, positive, negative
+    )
     if anchor.dim() not in (1, 2):
         raise ValueError(
             f"triplet_margin_loss expects (N, D) or (D,) inputs, got {tuple(anchor.shape)}"
