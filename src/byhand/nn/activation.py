@@ -1,4 +1,4 @@
-"""Activations. Each module stores its options and calls its formula in ``byhand.nn.functional``."""
+"""Activations: each module stores its options and calls ``byhand.nn.functional``."""
 
 import warnings
 
@@ -74,7 +74,7 @@ class LeakyReLU(torch.nn.Module):
 
 
 class PReLU(torch.nn.Module):
-    """Leaky ReLU with a learned slope ``weight`` of shape ``(num_parameters,)``, all ``init``."""
+    """Leaky ReLU with a learned slope ``weight`` ``(num_parameters,)``, each ``init``."""
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
@@ -226,7 +226,7 @@ class LogSigmoid(torch.nn.Module):
 
 
 class _AlongDim(torch.nn.Module):
-    """A normalisation along ``dim`` (``None``: PyTorch's legacy implicit choice, with a warning)."""
+    """A normalisation along ``dim`` (``None``: PyTorch's legacy implicit choice, warned)."""
 
     def __init__(self, dim=None):
         super().__init__()

@@ -189,7 +189,7 @@ class HuberLoss(_Loss):
 
 
 class QuantileLoss(_Loss):
-    """Pinball loss for one quantile ``τ`` or several (``input`` ``(*, Q)``). No PyTorch twin."""
+    """Pinball loss, one quantile ``τ`` or several (``input`` ``(*, Q)``). No PyTorch twin."""
 
     def __init__(self, quantiles=0.5, reduction="mean"):
         super().__init__(reduction=reduction)
@@ -274,7 +274,7 @@ class ContrastiveLoss(_Loss):
 
 
 class TripletMiningLoss(_Loss):
-    """Batch-hard triplet loss over embeddings ``(N, D)`` and labels ``(N,)``. No PyTorch twin."""
+    """Batch-hard triplet loss, embeddings ``(N, D)`` and labels ``(N,)``. No PyTorch twin."""
 
     def __init__(self, margin=1.0, reduction="mean"):
         super().__init__(reduction=reduction)

@@ -1,11 +1,11 @@
-"""Activations: element-wise ones with their derivatives written by hand, and the softmax family.
+"""Activations: element-wise ones with derivatives written by hand, and the softmax family.
 
 Each element-wise activation ``f`` is three small functions:
 
 * ``f_formula(input, ...)``: the forward formula from elementary tensor operations; autograd can
   differentiate it (the tests check the hand-written derivative against that);
-* ``f_derivative(input, output=None, ...)``: ``f'(x)`` written out, from the output where that is
-  cheaper (``σ' = σ(1 - σ)``);
+* ``f_derivative(input, output=None, ...)``: ``f'(x)`` written out, from the output where
+  that is cheaper (``σ' = σ(1 - σ)``);
 * ``f(input, ..., inplace=False)``: what modules call. It runs the formula inside
   :class:`Elementwise`, a ``torch.autograd.Function`` whose backward is ``grad · f'(x)``: one
   multiplication instead of autograd replaying every step of the formula backwards.
@@ -287,7 +287,8 @@ def celu(input, alpha=1.0, inplace=False):
 # --8<-- [start:sigmoid]
 def sigmoid_formula(input):
     """``1 / (1 + e^{-x})``. For ``x < -709`` (float64) ``e^{-x}`` is ``inf`` and ``1/inf`` is
-    the right limit, 0; only autograd's derivative of this formula breaks there (``inf/inf``)."""
+    the right limit, 0; only autograd's derivative of this formula breaks there
+    (``inf/inf``)."""
     return 1 / (1 + torch.exp(-input))
 
 

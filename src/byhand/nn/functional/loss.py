@@ -95,7 +95,7 @@ def mse_loss(input, target, reduction="mean"):
 
 # --8<-- [start:class_targets]
 def _class_layout(name, input):
-    """``(class_dim, C)`` of logits/log-probabilities ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``."""
+    """``(class_dim, C)`` of scores ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``."""
     if input.dim() == 0:
         raise ValueError(
             f"{name} expects input of shape (C,), (N, C) or (N, C, d1, ...), got a scalar"
