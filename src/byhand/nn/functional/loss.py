@@ -15,6 +15,7 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "cross_entropy",
+    "BCE_EPSILON",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "kl_div",
@@ -223,6 +224,11 @@ def cross_entropy(
 
 
 # --8<-- [start:binary_cross_entropy]
+# PyTorch's backward divides by max(x (1 - x), 1e-12) with 1e-12 a float32 constant, in float64
+# too: we use the same number.
+BCE_EPSILON = 9.999999960041972e-13  # float(torch.tensor(1e-12, dtype=torch.float32))
+
+
 class BinaryCrossEntropy(torch.autograd.Function):
     """``-w [y log x + (1 - y) log(1 - x)]`` element-wise, each log clamped at -100.
 
@@ -241,7 +247,7 @@ class BinaryCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, y, w = ctx.saved_tensors
-        grad_input = grad_output * w * (x - y) / torch.clamp(x * (1 - x), min=1e-12)
+        grad_input = grad_output * w * (x - y) / torch.clamp(x * (1 - x), min=BCE_EPSILON)
         grad_target = grad_output * w * (torch.log1p(-x) - torch.log(x))
         return grad_input, grad_target, None
 
