@@ -46,10 +46,16 @@ def rectifiers():
     return _curves(
         [
             ("ReLU6", F.relu6, lambda x: F.hardtanh_derivative(x, None, 0.0, 6.0)),
-            ("LeakyReLU(0.1)", lambda x: F.leaky_relu(x, 0.1),
-             lambda x: F.leaky_relu_derivative(x, None, 0.1)),
-            ("PReLU (weight 0.25)", lambda x: F.prelu(x, torch.tensor([0.25], dtype=x.dtype)),
-             lambda x: F.leaky_relu_derivative(x, None, 0.25)),
+            (
+                "LeakyReLU(0.1)",
+                lambda x: F.leaky_relu(x, 0.1),
+                lambda x: F.leaky_relu_derivative(x, None, 0.1),
+            ),
+            (
+                "PReLU (weight 0.25)",
+                lambda x: F.prelu(x, torch.tensor([0.25], dtype=x.dtype)),
+                lambda x: F.leaky_relu_derivative(x, None, 0.25),
+            ),
             ("Hardtanh", F.hardtanh, F.hardtanh_derivative),
             ("ELU", F.elu, F.elu_derivative),
             ("SELU", F.selu, F.selu_derivative),
@@ -63,8 +69,11 @@ def smooth():
         [
             ("Softplus", F.softplus, F.softplus_derivative),
             ("GELU", F.gelu, F.gelu_derivative),
-            ("GELU (tanh)", lambda x: F.gelu(x, "tanh"),
-             lambda x: F.gelu_derivative(x, None, "tanh")),
+            (
+                "GELU (tanh)",
+                lambda x: F.gelu(x, "tanh"),
+                lambda x: F.gelu_derivative(x, None, "tanh"),
+            ),
             ("SiLU", F.silu, F.silu_derivative),
             ("Mish", F.mish, F.mish_derivative),
             ("Hardswish", F.hardswish, F.hardswish_derivative),

@@ -50,7 +50,9 @@ def focal():
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for i, gamma in enumerate((0.0, 0.5, 1.0, 2.0, 5.0)):
         loss = F.focal_loss(logits, torch.ones_like(logits), gamma=gamma, reduction="none")
-        ax.plot(p_t, loss, color=f"C{i}", label=f"γ = {gamma:g}" + (" (BCE)" if gamma == 0 else ""))
+        ax.plot(
+            p_t, loss, color=f"C{i}", label=f"γ = {gamma:g}" + (" (BCE)" if gamma == 0 else "")
+        )
     ax.set_xlabel("p_t, probability of the true class")
     ax.set_ylabel("loss")
     ax.set_ylim(0, 4)
@@ -84,7 +86,9 @@ def _train(loss_name, steps, seed, lr):
     x = torch.tensor(digits.data, dtype=torch.float32) / 16
     y = torch.tensor(digits.target)
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(byhand.nn.Linear(64, 32), byhand.nn.ReLU(), byhand.nn.Linear(32, 2))
+    model = torch.nn.Sequential(
+        byhand.nn.Linear(64, 32), byhand.nn.ReLU(), byhand.nn.Linear(32, 2)
+    )
     optimizer = byhand.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
