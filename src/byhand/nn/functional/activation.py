@@ -1,102 +1,577 @@
-"""Element-wise activations and the softmax family, with derivatives where they teach."""
+"""Activations: element-wise ones with derivatives written by hand, and the softmax family.
+
+Each element-wise activation ``f`` is three small functions:
+
+* ``f_formula(input, ...)``: the forward formula from elementary tensor operations; autograd can
+  differentiate it (the tests check the hand-written derivative against that);
+* ``f_derivative(input, output=None, ...)``: ``f'(x)`` written out, from the output where
+  that is cheaper (``σ' = σ(1 - σ)``);
+* ``f(input, ..., inplace=False)``: what modules call. It runs the formula inside
+  :class:`Elementwise`, a ``torch.autograd.Function`` whose backward is ``grad · f'(x)``: one
+  multiplication instead of autograd replaying every step of the formula backwards.
+"""
+
+import math
+import warnings
 
 import torch
 
 __all__ = [
-    "relu",
-    "relu_derivative",
+    "Elementwise",
+    "elementwise",
     "minus_abs",
+    "step",
+    "relu",
+    "relu_formula",
+    "relu_derivative",
+    "hardtanh",
+    "hardtanh_formula",
+    "hardtanh_derivative",
+    "relu6",
+    "leaky_relu",
+    "leaky_relu_formula",
+    "leaky_relu_derivative",
+    "prelu",
+    "elu",
+    "elu_formula",
+    "elu_derivative",
+    "selu",
+    "selu_formula",
+    "selu_derivative",
+    "SELU_ALPHA",
+    "SELU_SCALE",
+    "celu",
+    "celu_formula",
+    "celu_derivative",
     "sigmoid",
+    "sigmoid_formula",
     "sigmoid_derivative",
     "tanh",
+    "tanh_formula",
     "tanh_derivative",
+    "softplus",
+    "softplus_formula",
+    "softplus_derivative",
+    "gelu",
+    "gelu_formula",
+    "gelu_derivative",
+    "silu",
+    "silu_formula",
+    "silu_derivative",
+    "mish",
+    "mish_formula",
+    "mish_derivative",
+    "hardswish",
+    "hardswish_formula",
+    "hardswish_derivative",
+    "hardsigmoid",
+    "hardsigmoid_formula",
+    "hardsigmoid_derivative",
+    "softsign",
+    "softsign_formula",
+    "softsign_derivative",
+    "logsigmoid",
+    "logsigmoid_formula",
+    "logsigmoid_derivative",
     "log_softmax",
+    "log_softmax_formula",
     "softmax",
+    "softmin",
 ]
 
 
-# --8<-- [start:relu]
-def relu(input):
-    """``max(x, 0)``; the gradient at exactly 0 is taken as 0, as PyTorch does."""
-    x = input
-    return torch.where(x > 0, x, torch.zeros_like(x))
+# --8<-- [start:elementwise]
+class Elementwise(torch.autograd.Function):
+    """``y = formula(x)`` whose backward is ``grad · derivative(x, y)``, written by hand."""
+
+    @staticmethod
+    def forward(ctx, input, formula, derivative, options):
+        output = formula(input, **options)
+        ctx.save_for_backward(input, output)
+        ctx.derivative, ctx.options = derivative, options
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, output = ctx.saved_tensors
+        return grad_output * ctx.derivative(input, output, **ctx.options), None, None, None
 
 
-def relu_derivative(input):
-    """``1`` where ``x > 0``, else ``0``."""
-    x = input
-    return (x > 0).to(x.dtype)
+def elementwise(input, formula, derivative, inplace=False, **options):
+    """Apply an element-wise activation; ``inplace=True`` writes the result into ``input``."""
+    if not inplace:
+        return Elementwise.apply(input, formula, derivative, options)
+    # The backward needs x after ``input`` is overwritten: run on a copy, then write the result.
+    source = input.clone() if torch.is_grad_enabled() and input.requires_grad else input
+    return input.copy_(Elementwise.apply(source, formula, derivative, options))
 
 
-# --8<-- [end:relu]
+# --8<-- [end:elementwise]
 
 
 # --8<-- [start:minus_abs]
 def minus_abs(input):
-    """``-|x|``, with slope ``-1`` at ``x = 0`` as on the rest of ``x ≥ 0``.
+    """``-|x| = x - 2 max(x, 0)``, with slope ``-1`` at ``x = 0`` as on the rest of ``x ≥ 0``.
 
     ``-x.abs()`` has the same values, but autograd gives ``abs`` slope 0 at 0, which would zero
     the gradient of every formula below at exactly the point where it is largest.
     """
     x = input
-    return torch.where(x >= 0, -x, x)
+    return x - 2 * torch.clamp(x, min=0)
 
 
 # --8<-- [end:minus_abs]
 
 
-# --8<-- [start:sigmoid]
-def sigmoid(input):
-    """``1 / (1 + e^{-x})``, evaluated without overflow for large ``|x|``.
+# --8<-- [start:step]
+def step(input):
+    """The step function ``1[x > 0]`` as 0./1. in the input's dtype: ``sign(max(x, 0))``.
 
-    With ``e = e^{-|x|} ≤ 1`` neither branch overflows:
-    ``σ(x) = 1 / (1 + e)`` for ``x ≥ 0`` and ``e / (1 + e)`` for ``x < 0``.
+    Arithmetic only: ``(x > 0).to(x.dtype)`` or ``torch.where`` are several times slower on
+    the CPU, and a derivative is mostly made of steps.
     """
-    x = input
-    e = torch.exp(minus_abs(x))
-    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return torch.sign(torch.clamp(input, min=0))
 
 
-def sigmoid_derivative(input):
-    """``σ'(x) = σ(x) (1 - σ(x))``; at most 1/4, reached at 0."""
-    x = input
-    s = sigmoid(x)
+# --8<-- [end:step]
+
+
+# --8<-- [start:relu]
+def relu_formula(input):
+    """``max(x, 0)``; NaN stays NaN, as in PyTorch."""
+    return torch.clamp(input, min=0)
+
+
+def relu_derivative(input, output=None):
+    """``1`` where ``x > 0``, else ``0`` (also at the kink ``x = 0``, as PyTorch does)."""
+    y = relu_formula(input) if output is None else output
+    return torch.sign(y)  # y is 0 or positive
+
+
+def relu(input, inplace=False):
+    return elementwise(input, relu_formula, relu_derivative, inplace)
+
+
+# --8<-- [end:relu]
+
+
+# --8<-- [start:hardtanh]
+def hardtanh_formula(input, min_val=-1.0, max_val=1.0):
+    """``x`` clipped to ``[min_val, max_val]``."""
+    return torch.clamp(input, min=min_val, max=max_val)
+
+
+def hardtanh_derivative(input, output=None, min_val=-1.0, max_val=1.0):
+    """``1`` strictly inside ``(min_val, max_val)``, ``0`` outside and on both kinks: the sign
+    of ``(y - min_val)(max_val - y)``, positive inside and 0 wherever ``y`` is clipped."""
+    y = hardtanh_formula(input, min_val, max_val) if output is None else output
+    return torch.sign((y - min_val) * (max_val - y))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError(f"hardtanh expects min_val <= max_val, got {min_val} > {max_val}")
+    options = dict(min_val=min_val, max_val=max_val)
+    return elementwise(input, hardtanh_formula, hardtanh_derivative, inplace, **options)
+
+
+def relu6(input, inplace=False):
+    """``min(max(x, 0), 6)``: ``hardtanh`` on ``[0, 6]`` (its slope at 0 and at 6 is 0)."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+# --8<-- [end:hardtanh]
+
+
+# --8<-- [start:leaky_relu]
+def leaky_relu_formula(input, negative_slope=0.01):
+    """``x`` for ``x > 0``, else ``negative_slope · x``."""
+    return torch.clamp(input, min=0) + negative_slope * torch.clamp(input, max=0)
+
+
+def leaky_relu_derivative(input, output=None, negative_slope=0.01):
+    """``1`` for ``x > 0``, else ``negative_slope`` (also at ``x = 0``)."""
+    return negative_slope + (1 - negative_slope) * step(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    options = dict(negative_slope=negative_slope)
+    return elementwise(input, leaky_relu_formula, leaky_relu_derivative, inplace, **options)
+
+
+# --8<-- [end:leaky_relu]
+
+
+# --8<-- [start:prelu]
+def prelu(input, weight):
+    """Leaky ReLU with a learned slope: one ``weight`` for all channels or one per channel.
+
+    ``input`` is ``(N, C, *)`` (or ``(C,)``, or a scalar); ``weight`` is ``(1,)`` or ``(C,)``.
+    Autograd differentiates this one: the slope needs a gradient too.
+    """
+    if weight.numel() != 1:
+        channel_dim = 1 if input.dim() >= 2 else 0
+        channels = input.shape[channel_dim] if input.dim() >= 1 else 1
+        if input.dim() == 0 or weight.numel() != channels:
+            raise ValueError(
+                f"prelu expects weight of 1 or C={channels} elements for input "
+                f"{tuple(input.shape)}, got {weight.numel()}"
+            )
+        shape = [1] * input.dim()
+        shape[channel_dim] = channels
+        weight = weight.reshape(shape)
+    else:
+        weight = weight.reshape(())
+    return torch.where(input > 0, input, weight * input)
+
+
+# --8<-- [end:prelu]
+
+
+# --8<-- [start:elu]
+def elu_formula(input, alpha=1.0):
+    """``x`` for ``x > 0``, else ``α (e^x - 1)`` (``expm1`` keeps the digits near 0)."""
+    return torch.clamp(input, min=0) + alpha * torch.expm1(torch.clamp(input, max=0))
+
+
+def elu_derivative(input, output=None, alpha=1.0):
+    """``1`` for ``x > 0``, else ``α e^x = y + α`` (``α`` at ``x = 0``, as PyTorch)."""
+    y = elu_formula(input, alpha) if output is None else output
+    positive = step(input)
+    return positive + (1 - positive) * (y + alpha)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return elementwise(input, elu_formula, elu_derivative, inplace, alpha=alpha)
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu_formula(input):
+    """``scale · elu(x, α)`` with the two constants that keep activations at mean 0, var 1."""
+    return SELU_SCALE * elu_formula(input, SELU_ALPHA)
+
+
+def selu_derivative(input, output=None):
+    y = None if output is None else output / SELU_SCALE
+    return SELU_SCALE * elu_derivative(input, y, alpha=SELU_ALPHA)
+
+
+def selu(input, inplace=False):
+    return elementwise(input, selu_formula, selu_derivative, inplace)
+
+
+def celu_formula(input, alpha=1.0):
+    """``x`` for ``x > 0``, else ``α (e^{x/α} - 1)``: ELU with slope 1 at 0 for every ``α``."""
+    return torch.clamp(input, min=0) + alpha * torch.expm1(torch.clamp(input, max=0) / alpha)
+
+
+def celu_derivative(input, output=None, alpha=1.0):
+    """``1`` for ``x > 0``, else ``e^{x/α} = y/α + 1``."""
+    y = celu_formula(input, alpha) if output is None else output
+    positive = step(input)
+    return positive + (1 - positive) * (y / alpha + 1)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise ValueError("celu expects alpha != 0 (it divides by alpha), got 0")
+    return elementwise(input, celu_formula, celu_derivative, inplace, alpha=alpha)
+
+
+# --8<-- [end:elu]
+
+
+# --8<-- [start:sigmoid]
+def sigmoid_formula(input):
+    """``1 / (1 + e^{-x})``. For ``x < -709`` (float64) ``e^{-x}`` is ``inf`` and ``1/inf`` is
+    the right limit, 0; only autograd's derivative of this formula breaks there
+    (``inf/inf``)."""
+    return 1 / (1 + torch.exp(-input))
+
+
+def sigmoid_derivative(input, output=None):
+    """``σ'(x) = σ(x) (1 - σ(x))``, from the output: no ``e^x`` in the backward, no overflow."""
+    s = sigmoid_formula(input) if output is None else output
     return s * (1 - s)
+
+
+def sigmoid(input):
+    return elementwise(input, sigmoid_formula, sigmoid_derivative)
 
 
 # --8<-- [end:sigmoid]
 
 
 # --8<-- [start:tanh]
-def tanh(input):
-    """``(e^x - e^{-x}) / (e^x + e^{-x})``, written with ``t = e^{-2|x|} ≤ 1`` so it never
-    overflows:
-    ``tanh(x) = ±(1 - t) / (1 + t)`` with the sign of ``x``."""
-    x = input
-    t = torch.exp(2 * minus_abs(x))
-    magnitude = (1 - t) / (1 + t)
-    return torch.where(x >= 0, magnitude, -magnitude)
+def tanh_formula(input):
+    """``tanh(x) = 2σ(2x) - 1``: the textbook ``(e^x - e^{-x}) / (e^x + e^{-x})`` is
+    ``inf/inf = nan`` beyond ``|x| ≈ 355`` (float64); this form gives ``±1`` there."""
+    return 2 * sigmoid_formula(2 * input) - 1
 
 
-def tanh_derivative(input):
+def tanh_derivative(input, output=None):
     """``tanh'(x) = 1 - tanh(x)^2``; at most 1, reached at 0."""
-    x = input
-    return 1 - tanh(x) ** 2
+    t = tanh_formula(input) if output is None else output
+    return 1 - t * t
+
+
+def tanh(input):
+    return elementwise(input, tanh_formula, tanh_derivative)
 
 
 # --8<-- [end:tanh]
 
 
+# --8<-- [start:softplus]
+def softplus_formula(input, beta=1.0, threshold=20.0):
+    """``log(1 + e^{βx}) / β``, and ``x`` itself where ``βx > threshold`` (as PyTorch).
+
+    ``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})`` never overflows; ``max(z, 0)`` is written
+    ``(z - (-|z|)) / 2`` so that autograd's slope at 0 is right.
+    """
+    z = beta * input
+    m = minus_abs(z)
+    smooth = ((z - m) / 2 + torch.log1p(torch.exp(m))) / beta
+    linear = step(z - threshold)
+    return linear * input + (1 - linear) * smooth
+
+
+def softplus_derivative(input, output=None, beta=1.0, threshold=20.0):
+    """``σ(βx)``, and ``1`` on the linear part."""
+    z = beta * input
+    linear = step(z - threshold)
+    return linear + (1 - linear) * sigmoid_formula(z)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    options = dict(beta=beta, threshold=threshold)
+    return elementwise(input, softplus_formula, softplus_derivative, **options)
+
+
+# --8<-- [end:softplus]
+
+
+# --8<-- [start:gelu]
+SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def gelu_formula(input, approximate="none"):
+    """``x Φ(x)`` with ``Φ`` the standard normal CDF; ``approximate='tanh'`` uses
+    ``½x(1 + tanh(√(2/π)(x + 0.044715 x³)))``."""
+    x = input
+    if approximate == "tanh":
+        return 0.5 * x * (1 + tanh_formula(SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+def gelu_derivative(input, output=None, approximate="none"):
+    """``Φ(x) + x φ(x)``; for the tanh form, the derivative of that formula."""
+    x = input
+    if approximate == "tanh":
+        t = tanh_formula(SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+        inner = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner
+    cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+    return cdf + x * pdf
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu expects approximate 'none' or 'tanh', got {approximate!r}")
+    return elementwise(input, gelu_formula, gelu_derivative, approximate=approximate)
+
+
+# --8<-- [end:gelu]
+
+
+# --8<-- [start:silu]
+def silu_formula(input):
+    """``x σ(x)`` (SiLU, also called Swish)."""
+    return input * sigmoid_formula(input)
+
+
+def silu_derivative(input, output=None):
+    """``σ(x) (1 + x (1 - σ(x)))``."""
+    s = sigmoid_formula(input)
+    return s * (1 + input * (1 - s))
+
+
+def silu(input, inplace=False):
+    return elementwise(input, silu_formula, silu_derivative, inplace)
+
+
+def mish_formula(input):
+    """``x tanh(softplus(x))``."""
+    return input * tanh_formula(softplus_formula(input))
+
+
+def mish_derivative(input, output=None):
+    """``tanh(sp) + x σ(x) (1 - tanh(sp)^2)`` with ``sp = softplus(x)``, since ``sp' = σ``."""
+    t = tanh_formula(softplus_formula(input))
+    return t + input * sigmoid_formula(input) * (1 - t * t)
+
+
+def mish(input, inplace=False):
+    return elementwise(input, mish_formula, mish_derivative, inplace)
+
+
+# --8<-- [end:silu]
+
+
+# --8<-- [start:hardswish]
+def hardsigmoid_formula(input):
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, a straight line between."""
+    return torch.clamp(input + 3, min=0, max=6) / 6
+
+
+# PyTorch's backward multiplies by 1/6 rounded to float32, in float64 too: we match it.
+HARDSIGMOID_SLOPE = 0.1666666716337204  # float(torch.tensor(1 / 6, dtype=torch.float32))
+
+
+def hardsigmoid_derivative(input, output=None):
+    """``1/6`` strictly inside ``(-3, 3)``, else ``0``."""
+    return step(input + 3) * step(3 - input) * HARDSIGMOID_SLOPE
+
+
+def hardsigmoid(input, inplace=False):
+    return elementwise(input, hardsigmoid_formula, hardsigmoid_derivative, inplace)
+
+
+def hardswish_formula(input):
+    """``x · hardsigmoid(x)``: a piecewise-quadratic SiLU."""
+    return input * hardsigmoid_formula(input)
+
+
+def hardswish_derivative(input, output=None):
+    """The product rule, ``hardsigmoid(x) + x · hardsigmoid'(x)``: ``0`` up to -3,
+    ``x/3 + 1/2`` strictly between, ``1`` from 3 on (PyTorch's values at the kinks)."""
+    x = input
+    return hardsigmoid_formula(x) + x * step(x + 3) * step(3 - x) / 6
+
+
+def hardswish(input, inplace=False):
+    return elementwise(input, hardswish_formula, hardswish_derivative, inplace)
+
+
+# --8<-- [end:hardswish]
+
+
+# --8<-- [start:softsign]
+def softsign_formula(input):
+    """``x / (1 + |x|)``."""
+    return input / (1 + input.abs())
+
+
+def softsign_derivative(input, output=None):
+    """``1 / (1 + |x|)^2``."""
+    d = 1 + input.abs()
+    return 1 / (d * d)
+
+
+def softsign(input):
+    return elementwise(input, softsign_formula, softsign_derivative)
+
+
+def logsigmoid_formula(input):
+    """``log σ(x) = min(x, 0) - log(1 + e^{-|x|})``, with ``min(x, 0) = (x - |x|) / 2``.
+
+    Written with :func:`minus_abs` so that autograd's slope at 0 is right (½).
+    """
+    m = minus_abs(input)
+    return (input + m) / 2 - torch.log1p(torch.exp(m))
+
+
+def logsigmoid_derivative(input, output=None):
+    """``1 - σ(x) = σ(-x)``."""
+    return sigmoid_formula(-input)
+
+
+def logsigmoid(input):
+    return elementwise(input, logsigmoid_formula, logsigmoid_derivative)
+
+
+# --8<-- [end:softsign]
+
+
 # --8<-- [start:log_softmax]
-def log_softmax(input, dim=-1):
-    """``x_i - log Σ_j e^{x_j}``, shifted by the maximum so no ``e^x`` overflows."""
-    shifted = input - input.amax(dim=dim, keepdim=True).detach()
+def _softmax_dim(ndim):
+    """PyTorch's implicit ``dim`` when none is given (a legacy rule): 0 for 0-, 1- and 3-D."""
+    warnings.warn(
+        "Implicit dimension choice for softmax has been deprecated. "
+        "Change the call to include dim=X as an argument.",
+        stacklevel=3,
+    )
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def log_softmax_formula(input, dim):
+    """``x - max - log Σ e^{x - max}``: the largest ``e^x`` is ``e^0 = 1``, none overflows."""
+    shifted = input - input.amax(dim=dim, keepdim=True)
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 
-def softmax(input, dim=-1):
-    """``e^{x_i} / Σ_j e^{x_j}``, via :func:`log_softmax` so it shares its stability."""
-    return torch.exp(log_softmax(input, dim=dim))
+class LogSoftmax(torch.autograd.Function):
+    """``y = x - log Σ e^x`` along ``dim``; backward ``g - softmax(x) · Σ g``."""
+
+    @staticmethod
+    def forward(ctx, input, dim):
+        output = log_softmax_formula(input, dim)
+        ctx.save_for_backward(output)
+        ctx.dim = dim
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (output,) = ctx.saved_tensors
+        total = grad_output.sum(dim=ctx.dim, keepdim=True)
+        return grad_output - torch.exp(output) * total, None
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``x_i - log Σ_j e^{x_j}``, shifted by the maximum so no ``e^x`` overflows."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    return LogSoftmax.apply(input, dim)
+
+
+class Softmax(torch.autograd.Function):
+    """``s = e^x / Σ e^x`` along ``dim``; backward ``s · (g - Σ g s)``."""
+
+    @staticmethod
+    def forward(ctx, input, dim):
+        output = torch.exp(log_softmax_formula(input, dim))
+        ctx.save_for_backward(output)
+        ctx.dim = dim
+        return output
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (output,) = ctx.saved_tensors
+        return output * (grad_output - (grad_output * output).sum(ctx.dim, keepdim=True)), None
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """``e^{x_i} / Σ_j e^{x_j}``, from the same shifted logarithm as :func:`log_softmax`."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    return Softmax.apply(input, dim)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """``softmax(-x)``: the smallest entry gets the largest weight."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    return softmax(-input, dim)
 
 
 # --8<-- [end:log_softmax]
