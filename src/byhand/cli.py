@@ -81,7 +81,11 @@ def main(argv=None):
     """``byhand COMMAND ...``; returns the exit code (argparse's too, instead of exiting)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        if extra:  # named by the command they were given to: "byhand verify: error: ..."
+            (args.subparser if args.command else parser).error(
+                f"unrecognized arguments: {' '.join(extra)}"
+            )
     except SystemExit as exc:  # --help, --version (0) or a bad option (2, one line)
         return exc.code
     if args.command is None:  # usage and the list of commands, on stderr: exit 2
