@@ -2,7 +2,7 @@
 channels_last, and the same + torch.compile, in one run, on synthetic data.
 
     python benchmarks/train_throughput.py [--device cuda] [--batch-size 256] [--steps 50]
-    python benchmarks/train_throughput.py --cpu-short        # width 8, batch 16, a few steps
+    python benchmarks/train_throughput.py --cpu-short        # width 8, batch 16, 5 steps
 
 Prints samples/s per mode and the ratio over fp32 eager; ``--json PATH`` also writes them with
 the machine's name and the date. The model is CIFAR-style ResNet-18 (3×3 stem, four stages of
@@ -100,7 +100,9 @@ def sync(device):
 def machine(device):
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return (
+        f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    )
 
 
 def main(argv=None):
@@ -113,35 +115,40 @@ def main(argv=None):
     parser.add_argument(
         "--cpu-short",
         action="store_true",
-        help="CPU, width 8, batch 16, 3 warm-up + 5 timed steps",
+        help="CPU, width 8, batch 16, 2 warm-up + 5 timed steps",
     )
     parser.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES))
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     if args.cpu_short:
-        args.device, args.width, args.batch_size, args.steps, args.warmup = "cpu", 8, 16, 5, 3
+        args.device, args.width, args.batch_size, args.steps, args.warmup = "cpu", 8, 16, 5, 2
     device = choose_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    rows = []
-    for name in args.modes:
-        rate, warmup_seconds = measure(
-            MODES[name], device, args.batch_size, args.steps, args.warmup, args.width
-        )
-        rows.append({"mode": name, "samples_per_s": rate, "warmup_seconds": warmup_seconds})
-    base = next((r["samples_per_s"] for r in rows if r["mode"] == "fp32 eager"), None)
     print(
         f"ResNet-18-shaped (width {args.width}), 32x32, batch {args.batch_size}, "
         f"{args.steps} steps on {machine(device)}, torch {torch.__version__}"
     )
-    print(f"{'mode':32}  {'samples/s':>10}  {'vs fp32 eager':>13}  {'warm-up s':>9}")
-    for r in rows:
-        r["vs_fp32_eager"] = r["samples_per_s"] / base if base else None
-        ratio = f"{r['vs_fp32_eager']:.2f}x" if base else "-"
-        print(
-            f"{r['mode']:32}  {r['samples_per_s']:10.1f}  {ratio:>13}  "
-            f"{r['warmup_seconds']:9.1f}"
+    print(
+        f"{'mode':32}  {'samples/s':>10}  {'vs fp32 eager':>13}  {'warm-up s':>9}", flush=True
+    )
+    rows, base = [], None
+    for name in args.modes:
+        rate, warmup_seconds = measure(
+            MODES[name], device, args.batch_size, args.steps, args.warmup, args.width
         )
+        base = rate if name == "fp32 eager" else base
+        ratio = rate / base if base else None
+        rows.append(
+            {
+                "mode": name,
+                "samples_per_s": rate,
+                "vs_fp32_eager": ratio,
+                "warmup_seconds": warmup_seconds,
+            }
+        )
+        shown = f"{ratio:.2f}x" if ratio else "-"
+        print(f"{name:32}  {rate:10.1f}  {shown:>13}  {warmup_seconds:9.1f}", flush=True)
     if args.json:
         result = {
             "date": datetime.date.today().isoformat(),

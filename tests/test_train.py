@@ -429,3 +429,47 @@ def test_sync_batchnorm_matches_one_process_and_own_batchnorm_does_not(torchrun_
     )
     assert synced < 1e-5, synced
     assert separate > 1e-3, separate
+
+
+def test_progress_bar_on_a_terminal_and_quiet_otherwise(tmp_path, capsys):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "byhand",
+            "train",
+            "digits-mlp",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "tty"),
+            *FAST,
+        ],
+        stdout=terminal,
+        stderr=terminal,
+        env=child_env(),
+    )
+    os.close(terminal)
+    shown = b""
+    while chunk := _read(controller):
+        shown += chunk
+    assert child.wait() == 0
+    frames = shown.decode().split("\r")
+    bars = [f for f in frames if "/45 [" in f and "step/s" in f]
+    assert bars and bars[0].startswith("epoch 1/1:"), frames[-3:]
+    code, out, _ = train(capsys, "digits-mlp", "--epochs", "1", "--out", str(tmp_path), *FAST)
+    assert code == 0 and out.count("\n") == 1 and out.startswith("epoch 1/1  train loss")
+
+
+def _read(fd):
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # the child closed the terminal
+        return b""

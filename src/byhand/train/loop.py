@@ -369,6 +369,11 @@ def _train(config, recipe, device, run):
                     f"{val_acc:.4f}  {seconds:.1f} s  {record['samples_per_s']} samples/s",
                     flush=True,
                 )
+            if stop.requested and state["epoch"] < config.epochs:  # Ctrl-C after the steps
+                raise Interrupted(
+                    f"interrupted after epoch {epoch + 1}; {out / 'checkpoint-last.pt'} "
+                    "written, continue with --resume"
+                )
         if run.is_main:
             checkpoint.save_atomic(raw_model.state_dict(), out / "model-final.pt")
         return state["history"][-1] if state["history"] else {}
