@@ -13,6 +13,7 @@ batch norm yet, so this measures the engine's settings, not byhand's blocks.
 import argparse
 import datetime
 import json
+import os
 import platform
 import time
 
@@ -153,6 +154,7 @@ def main(argv=None):
         result = {
             "date": datetime.date.today().isoformat(),
             "machine": machine(device),
+            "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
             "torch": torch.__version__,
             "width": args.width,
             "batch_size": args.batch_size,

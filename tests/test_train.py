@@ -81,10 +81,16 @@ def test_digits_mlp_writes_every_file_and_reaches_95_percent(mlp_run):
 
 def test_impl_torch_gives_the_same_metrics(mlp_run, tmp_path, capsys):
     ours, _ = mlp_run
-    code, _, _ = train(
+    code, out, _ = train(
         capsys, "digits-mlp", "--out", str(tmp_path), "--epochs", "3", "--impl", "torch", *FAST
     )
     assert code == 0
+    # Not a terminal: no progress bar, one summary line per epoch.
+    assert [line[:10] for line in out.splitlines()] == [
+        "epoch 1/3 ",
+        "epoch 2/3 ",
+        "epoch 3/3 ",
+    ]
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["blocks"]["Linear"].startswith("torch.nn")
     for mine, theirs in zip(read_metrics(ours), read_metrics(tmp_path), strict=True):
