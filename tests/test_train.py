@@ -443,3 +443,22 @@ def test_progress_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch):
     assert bars and bars[0].startswith("epoch 1/1:"), frames[-3:]
     assert any("samples_s=" in f for f in bars)  # the postfix, after 16 steps
     assert frames[-1].startswith("epoch 1/1  train loss")  # the bar erased, the summary kept
+
+
+@pytest.mark.parametrize(
+    "recipe, options",
+    [
+        ("digits-mlp", ["--precision", "fp16", "--clip-grad-norm", "1"]),
+        ("digits-mlp", ["--precision", "bf16", "--workers", "1"]),
+        ("digits-convnet", ["--precision", "fp32", "--channels-last", "--batch-size", "64"]),
+    ],
+    ids=["fp16 scaler + clipping", "bf16 + a DataLoader worker", "channels_last"],
+)
+def test_mixed_precision_runs_learn(tmp_path, capsys, recipe, options):
+    code, _, err = train(
+        capsys, recipe, "--epochs", "1", "--out", str(tmp_path), *options, *FAST
+    )
+    assert code == 0, err
+    (record,) = read_metrics(tmp_path)
+    assert record["val_acc"] > 0.75, record
+    assert json.loads((tmp_path / "config.json").read_text())["precision"] == options[1]
