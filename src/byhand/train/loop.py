@@ -7,6 +7,7 @@ Per epoch: reduce the sums across processes, validate, write ``metrics.jsonl``,
 exactly where it stopped, mid-epoch too.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -130,16 +131,14 @@ def train(config):
     if device.type == "cuda" and run.enabled:
         device = torch.device("cuda", run.local_rank)
         torch.cuda.set_device(device)
-    previous = seed.deterministic(True) if config.deterministic else None
     threads = torch.get_num_threads()
     if config.threads:
         torch.set_num_threads(config.threads)  # CPU ops' threads; fewer is faster when busy
     try:
-        return _train(config, recipe, device, run)
+        with seed.deterministic() if config.deterministic else contextlib.nullcontext():
+            return _train(config, recipe, device, run)
     finally:
         torch.set_num_threads(threads)
-        if previous is not None:
-            seed.restore_deterministic(previous)
         distributed.teardown(run)
 
 

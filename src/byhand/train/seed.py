@@ -5,6 +5,7 @@ DataLoader's workers get their seeds from the loader's own ``generator`` through
 ``seed_worker``. ``deterministic`` asks PyTorch for deterministic kernels.
 """
 
+import contextlib
 import os
 import random
 
@@ -15,7 +16,6 @@ __all__ = [
     "seed_everything",
     "seed_worker",
     "deterministic",
-    "restore_deterministic",
     "rng_states",
     "set_rng_states",
 ]
@@ -40,31 +40,30 @@ def seed_worker(worker_id):
     random.seed(worker_seed)
 
 
-def deterministic(enabled=True):
-    """Ask for deterministic kernels; returns the previous settings for ``restore``.
+@contextlib.contextmanager
+def deterministic():
+    """Deterministic kernels inside the ``with`` block; the previous settings after it.
 
     Sets ``torch.use_deterministic_algorithms``, cuDNN's ``deterministic``/``benchmark`` flags
-    and ``CUBLAS_WORKSPACE_CONFIG`` (cuBLAS needs it before its first call to be deterministic).
+    (through ``torch.backends.cudnn.flags``, which also works where PyTorch's own test suite
+    has frozen the global flags) and ``CUBLAS_WORKSPACE_CONFIG`` (cuBLAS reads it before its
+    first call).
     """
-    previous = (
-        torch.are_deterministic_algorithms_enabled(),
-        torch.backends.cudnn.deterministic,
-        torch.backends.cudnn.benchmark,
-    )
-    if enabled:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(enabled)
-    torch.backends.cudnn.deterministic = enabled
-    torch.backends.cudnn.benchmark = False if enabled else previous[2]
-    return previous
-
-
-def restore_deterministic(previous):
-    """Undo ``deterministic`` with the settings it returned."""
-    algorithms, cudnn_deterministic, cudnn_benchmark = previous
-    torch.use_deterministic_algorithms(algorithms)
-    torch.backends.cudnn.deterministic = cudnn_deterministic
-    torch.backends.cudnn.benchmark = cudnn_benchmark
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    previous = torch.are_deterministic_algorithms_enabled()
+    cudnn = torch.backends.cudnn
+    torch.use_deterministic_algorithms(True)
+    try:
+        with cudnn.flags(
+            enabled=cudnn.enabled,
+            benchmark=False,
+            benchmark_limit=cudnn.benchmark_limit,
+            deterministic=True,
+            allow_tf32=cudnn.allow_tf32,
+        ):
+            yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
 
 
 def rng_states():
