@@ -1,30 +1,97 @@
-"""The ``byhand`` command: ``byhand verify [...]`` (same options as ``python -m
-byhand.verify``).
+"""The ``byhand`` command: ``byhand verify | train | bench``.
+
+Exit codes: 0 success, 1 a check failed (``verify``) or a run diverged (``train``), 2 bad input,
+always as one line on stderr.
 """
 
 import argparse
+import runpy
 import sys
+from pathlib import Path
+
+__all__ = ["ArgumentParser", "build_parser", "main"]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit code 2), not two."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser():
+    """The ``byhand`` parser with one sub-parser per command."""
+    from byhand import __version__
+    from byhand.train import command as train_command
+    from byhand.verify import __main__ as verify_command
+
+    parser = ArgumentParser(
+        prog="byhand",
+        description="byhand: PyTorch's building blocks, rebuilt by hand and checked.",
+    )
+    parser.add_argument("--version", action="version", version=f"byhand {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    verify = commands.add_parser(
+        "verify",
+        help="check every block against its PyTorch twin",
+        description=verify_command.DESCRIPTION,
+    )
+    verify_command.add_arguments(verify)
+    verify.set_defaults(subparser=verify, handler=verify_command.run)
+    train = commands.add_parser(
+        "train",
+        help="train a recipe (byhand train --list shows them)",
+        description="Train a recipe with byhand.train: CPU, CUDA or MPS, mixed precision, "
+        "exact resume, several GPUs through torchrun.",
+    )
+    train_command.add_arguments(train)
+    train.set_defaults(subparser=train, handler=train_command.run)
+    bench = commands.add_parser(
+        "bench",
+        help="time ours against PyTorch's (runs benchmarks/bench.py of a source checkout)",
+        description="Time every registry entry, ours against PyTorch's twin; the options are "
+        "those of benchmarks/bench.py (see byhand bench -- --help).",
+    )
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="options of benchmarks/bench.py")
+    bench.set_defaults(subparser=bench, handler=_bench)
+    return parser
+
+
+def _bench(args, parser):
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+    if not script.is_file():
+        print(
+            f"{parser.prog}: error: {script} not found; byhand bench needs a source checkout",
+            file=sys.stderr,
+        )
+        return 2
+    forwarded = args.args[1:] if args.args[:1] == ["--"] else args.args
+    saved = sys.argv
+    sys.argv = [str(script), *forwarded]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    finally:
+        sys.argv = saved
+    return 0
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(
-        prog="byhand", description="byhand: PyTorch's building blocks, by hand."
-    )
-    parser.add_argument(
-        "command", choices=["verify"], help="verify: check every block against its twin"
-    )
-    parser.add_argument(
-        "args",
-        nargs=argparse.REMAINDER,
-        help="options of the command (see byhand verify --help)",
-    )
-    ns = parser.parse_args(argv[:1])
-    if ns.command == "verify":
-        from byhand.verify.__main__ import main as verify_main
-
-        return verify_main(argv[1:])
-    return 2
+    """``byhand COMMAND ...``; returns the exit code (argparse's too, instead of exiting)."""
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        if extra:  # named by the command they were given to: "byhand verify: error: ..."
+            (args.subparser if args.command else parser).error(
+                f"unrecognized arguments: {' '.join(extra)}"
+            )
+    except SystemExit as exc:  # --help, --version (0) or a bad option (2, one line)
+        return exc.code
+    if args.command is None:  # usage and the list of commands, on stderr: exit 2
+        parser.print_help(sys.stderr)
+        return 2
+    return args.handler(args, args.subparser)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""``python -m byhand.verify [--json] [--device cpu|cuda] [--dtype float64|float32] [--only
-SUBSTRING]``.
+"""``python -m byhand.verify`` / ``byhand verify [--json] [--device cpu|cuda] [--dtype
+float64|float32] [--only SUBSTRING] [--torch-tables]``.
 
 Runs every registry check on this machine and prints a table (or JSON). Exit code 1 if any
 fails.
@@ -11,19 +11,35 @@ import sys
 
 import torch
 
-from byhand.verify.pairs import DTYPES, run
+from byhand.cli import ArgumentParser
+from byhand.verify.pairs import DTYPES
+from byhand.verify.pairs import run as run_checks
 from byhand.verify.registry import REGISTRY
 
+DESCRIPTION = __doc__.splitlines()[3]
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m byhand.verify", description=__doc__.splitlines()[2]
-    )
+
+def _device(text):
+    """``--device``: ``cpu``, ``cuda`` or ``cuda:N``; an ``ArgumentTypeError`` otherwise."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, got {text!r}")
+    return device
+
+
+def add_arguments(parser):
+    """The options of ``byhand verify`` / ``python -m byhand.verify``."""
     parser.add_argument(
         "--json", action="store_true", help="print a JSON list of results instead of a table"
     )
     parser.add_argument(
-        "--device", default="cpu", help="device to check on: cpu or cuda (default: cpu)"
+        "--device",
+        default=torch.device("cpu"),
+        type=_device,
+        help="device to check on: cpu, cuda or cuda:N (default: cpu)",
     )
     parser.add_argument(
         "--dtype", default="float64", choices=sorted(DTYPES), help="dtype (default: float64)"
@@ -39,7 +55,14 @@ def parse_args(argv=None):
         action="store_true",
         help="run PyTorch's own module_db / optim_db inputs against byhand's classes instead",
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv=None):
+    parser = add_arguments(
+        ArgumentParser(prog="python -m byhand.verify", description=DESCRIPTION)
+    )
+    return parser.parse_args(argv), parser
 
 
 def format_table(results):
@@ -71,25 +94,32 @@ def format_table(results):
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    device = torch.device(args.device)
+    """``python -m byhand.verify``; returns the exit code (argparse's too, not exiting)."""
+    try:
+        args, parser = parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad option (2, one line on stderr)
+        return exc.code
+    return run(args, parser)
+
+
+def run(args, parser):
+    """Returns the exit code (1: a check failed, 2: bad input)."""
+    device = args.device
     if device.type == "cuda" and not torch.cuda.is_available():
         print(
-            "byhand verify: --device cuda was asked for, "
+            f"{parser.prog}: error: --device {device} was asked for, "
             "but torch.cuda.is_available() is False",
             file=sys.stderr,
         )
         return 2
-    if device.type not in ("cpu", "cuda"):
-        print(
-            f"byhand.verify: --device must be cpu or cuda, got {args.device!r}", file=sys.stderr
-        )
-        return 2
     if args.torch_tables:
         return _torch_tables(args, device)
-    results = run(REGISTRY, device=str(device), dtype=DTYPES[args.dtype], only=args.only)
+    results = run_checks(REGISTRY, device=str(device), dtype=DTYPES[args.dtype], only=args.only)
     if not results:
-        print(f"byhand.verify: no registry entry matches --only {args.only!r}", file=sys.stderr)
+        print(
+            f"{parser.prog}: error: no registry entry matches --only {args.only!r}",
+            file=sys.stderr,
+        )
         return 2
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))

@@ -1,0 +1,3 @@
+"""Dataset loaders written by hand: each reads a published file format into tensors."""
+
+from byhand.data.digits import *
