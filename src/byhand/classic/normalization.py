@@ -60,8 +60,9 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * unbiased
         cache = (x_hat, gamma, centred, std, inv_std, var, eps)
     elif mode == "test":
-        x_hat = (x - running_mean) / np.sqrt(running_var + eps)
-        cache = None
+        inv_std = 1 / np.sqrt(running_var + eps)
+        x_hat = (x - running_mean) * inv_std
+        cache = (x_hat, gamma, None, None, inv_std, None, eps)  # statistics are constants
     else:
         raise ValueError(f"batchnorm_forward expects mode 'train' or 'test', got {mode!r}")
     return gamma * x_hat + beta, cache
@@ -81,6 +82,8 @@ def batchnorm_backward(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
     dx_hat = dout * gamma
+    if centred is None:  # test mode: x̂ = (x − running_mean) · inv_std, a fixed affine map
+        return dx_hat * inv_std, dgamma, dbeta
     # x̂ = centred · inv_std: two paths
     dinv_std = (dx_hat * centred).sum(axis=0)
     dcentred = dx_hat * inv_std
@@ -99,9 +102,11 @@ def batchnorm_backward(dout, cache):
 # --8<-- [start:batchnorm_backward_alt]
 def batchnorm_backward_alt(dout, cache):
     """The same gradient in closed form: dx = (1/σ) · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))."""
-    x_hat, gamma, _, _, inv_std, _, _ = cache
+    x_hat, gamma, centred, _, inv_std, _, _ = cache
     dgamma = (dout * x_hat).sum(axis=0)
     dbeta = dout.sum(axis=0)
+    if centred is None:  # test mode
+        return dout * gamma * inv_std, dgamma, dbeta
     dx = normalized_backward(dout * gamma, x_hat, inv_std, axis=0)
     return dx, dgamma, dbeta
 
