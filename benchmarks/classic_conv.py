@@ -33,10 +33,12 @@ def _time(fn, number=3):
     return (time.perf_counter() - start) / number
 
 
-def measure(batch=100, repeat=15, naive_repeat=1, threads=None, seed=0):
+def measure(batch=100, repeat=15, naive_repeat=1, threads=None, naive_batch=None, seed=0):
     """Times (seconds) and ratios on x (batch, 3, 31, 31), w (25, 3, 3, 3), stride 2, pad 1.
 
     ``threads``: for torch and NumPy's BLAS alike (default: torch's current count).
+    ``naive_batch``: time the naive loops (and, for the speedups, the fast version again) on
+    the first ``naive_batch`` examples only (default: the whole batch).
     """
     saved_threads = torch.get_num_threads()
     threads = threads or saved_threads
@@ -52,14 +54,29 @@ def measure(batch=100, repeat=15, naive_repeat=1, threads=None, seed=0):
     dout_t = torch.tensor(dout)
 
     with threadpool_limits(limits=threads):  # NumPy's BLAS on as many threads as torch
-        t = {"naive_forward": [], "naive_backward": []}
+        n = naive_batch or batch
+        x_small, dout_small = x[:n], dout[:n]
+        _, small_cache = classic.conv_forward_fast(x_small, w, b, STRIDE, PAD)
+        t = {
+            "naive_forward": [],
+            "naive_backward": [],
+            "small_fast_forward": [],
+            "small_fast_backward": [],
+        }
         for _ in range(naive_repeat):
             start = time.perf_counter()
-            _, naive_cache = classic.conv_forward_naive(x, w, b, STRIDE, PAD)
+            _, naive_cache = classic.conv_forward_naive(x_small, w, b, STRIDE, PAD)
             t["naive_forward"].append(time.perf_counter() - start)
             start = time.perf_counter()
-            classic.conv_backward_naive(dout, naive_cache)
+            classic.conv_backward_naive(dout_small, naive_cache)
             t["naive_backward"].append(time.perf_counter() - start)
+        for _ in range(repeat):
+            t["small_fast_forward"].append(
+                _time(lambda: classic.conv_forward_fast(x_small, w, b, STRIDE, PAD))
+            )
+            t["small_fast_backward"].append(
+                _time(lambda: classic.conv_backward_fast(dout_small, small_cache))
+            )
         pairs = {
             "fast_forward": lambda: classic.conv_forward_fast(x, w, b, STRIDE, PAD),
             "torch_forward": lambda: F.conv2d(
@@ -83,13 +100,14 @@ def measure(batch=100, repeat=15, naive_repeat=1, threads=None, seed=0):
         return statistics.median(a / b for a, b in zip(samples[ours], samples[theirs]))
 
     return {
-        "forward_speedup": times["naive_forward"] / times["fast_forward"],
-        "backward_speedup": times["naive_backward"] / times["fast_backward"],
+        "forward_speedup": times["naive_forward"] / times["small_fast_forward"],
+        "backward_speedup": times["naive_backward"] / times["small_fast_backward"],
         "forward_vs_torch": paired("fast_forward", "torch_forward"),
         "backward_vs_torch": paired("fast_backward", "torch_backward"),
         "threads": threads,
         "torch": torch.__version__,
         "batch": batch,
+        "naive_batch": n,
         "times_s": times,
     }
 
@@ -101,8 +119,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--naive-repeat", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None, help="default: torch's count")
+    parser.add_argument("--naive-batch", type=int, default=None, help="default: --batch")
     args = parser.parse_args()
-    result = measure(args.batch, args.repeat, args.naive_repeat, args.threads)
+    result = measure(args.batch, args.repeat, args.naive_repeat, args.threads, args.naive_batch)
     if args.json:
         keys = ("forward_speedup", "backward_speedup", "forward_vs_torch", "backward_vs_torch")
         print(
@@ -119,7 +138,10 @@ def main():
         print(f"{name:16s} {seconds * 1e3:10.2f} ms")
     for key in ("forward_speedup", "backward_speedup", "forward_vs_torch", "backward_vs_torch"):
         print(f"{key:18s} {result[key]:10.2f}")
-    print(f"threads {result['threads']}, torch {result['torch']}, batch {result['batch']}")
+    print(
+        f"threads {result['threads']}, torch {result['torch']}, batch {result['batch']}, "
+        f"naive timed on {result['naive_batch']}"
+    )
 
 
 if __name__ == "__main__":

@@ -96,8 +96,9 @@ def conv_forward_fast(x, w, b, stride=1, pad=0):
     Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
     cols = im2col_view(x_pad, HH, WW, stride, Ho, Wo).reshape(C * HH * WW, N * Ho * Wo)
-    out = (w.reshape(F, -1) @ cols).reshape(F, N, Ho, Wo) + b[:, None, None, None]
-    return out.transpose(1, 0, 2, 3), (x.shape, w, cols, stride, pad)
+    out = w.reshape(F, -1) @ cols
+    out += b[:, None]  # in place: no second (F, N·H'·W') array
+    return out.reshape(F, N, Ho, Wo).transpose(1, 0, 2, 3), (x.shape, w, cols, stride, pad)
 
 
 def conv_backward_fast(dout, cache):
