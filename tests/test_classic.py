@@ -667,9 +667,29 @@ def test_overfits_fifty_examples():
 
 def test_classic_imports_no_torch():
     import ast
+    import subprocess
+    import sys
     from pathlib import Path
 
+    # three_levels.py is the three-levels page's PyTorch side: importing byhand.classic must
+    # not load it, nor torch (byhand/__init__ imports byhand.nn, so import the files directly)
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('classic', {C.__file__!r},"
+        " submodule_search_locations=[])\n"
+        "sys.modules['byhand'] = type(sys)('byhand')\n"
+        "sys.modules['byhand'].__path__ = []\n"
+        f"sys.modules['byhand'].__path__.append({str(Path(C.__file__).parents[1])!r})\n"
+        "import byhand.classic\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
     for path in Path(C.__file__).parent.glob("*.py"):
+        if path.name == "three_levels.py":
+            continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = (
