@@ -183,7 +183,8 @@ def gradient_checks():
     passed = sum(e < 1e-7 for e in errors)
     ax.set_title(
         f"backward vs numerical gradient, float64: {passed} of {len(errors)} layers "
-        f"below 1e-7 (worst {max(errors):.1e}), measured at build time"
+        f"below 1e-7 (worst {max(errors):.1e}), measured at build time",
+        fontsize=9,
     )
     fig.tight_layout()
     return fig
@@ -420,6 +421,7 @@ def _norm_vs_batch_size(normalization):
             )
             finals[(batch_size, norm)] = solver.val_acc_history[-1]
     ax.set_xlabel("epoch")
+    ax.set_xticks(range(1, epochs + 1))
     ax.set_ylabel("validation accuracy")
     ax.legend(frameon=False, fontsize=7, ncol=2)
     gains = {b: finals[(b, normalization)] - finals[(b, None)] for b in sizes}
