@@ -9,6 +9,7 @@ each block's "Checked against" box) and ``benchmarks/`` all read it.
 """
 
 from byhand.verify.registry import activations as _activations
+from byhand.verify.registry import classic as _classic
 from byhand.verify.registry import linear as _linear
 from byhand.verify.registry import losses as _losses
 from byhand.verify.registry import optim as _optim
@@ -18,6 +19,7 @@ REGISTRY = (
     *_activations.ENTRIES,
     *_losses.ENTRIES,
     *_optim.ENTRIES,
+    *_classic.ENTRIES,
 )
 
 
