@@ -4,15 +4,11 @@ build time, seeded; each experiment figure prints the finding its numbers suppor
 that they do not)."""
 
 import functools
-import hashlib
 import importlib.util
-import os
-import pickle
 import platform
 import time
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -23,51 +19,23 @@ from byhand import classic as C
 from byhand.classic.three_levels import classic_params, sequential_convnet
 
 ROOT = Path(__file__).resolve().parents[2]
-CACHE = (
-    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "byhand" / "fig_classic"
-)
 SEED = 0
 
 
-def _cache_key(name):
-    """A hash of everything a figure depends on: the classic package, this file, the benchmark
-    script, the library versions and the figure's name."""
-    digest = hashlib.sha256(name.encode())
-    sources = sorted((ROOT / "src" / "byhand" / "classic").glob("*.py"))
-    for path in [*sources, Path(__file__).resolve(), ROOT / "benchmarks" / "classic_conv.py"]:
-        digest.update(path.read_bytes())
-    for module in (np, torch, matplotlib):
-        digest.update(module.__version__.encode())
-    return digest.hexdigest()[:20]
-
-
 def built(draw):
-    """Run ``draw`` with torch and NumPy's BLAS on one thread (these problems are tiny, and on a
-    busy machine a thread pool waits for its slowest thread), and cache the figure on disk for
-    ``mkdocs serve``: a prose edit re-renders without re-running the experiments. CI (``CI``
-    set) and ``BYHAND_FRESH_FIGURES=1`` always compute afresh."""
+    """Run ``draw`` with torch and NumPy's BLAS on one thread: these problems are tiny, and on
+    a busy machine a thread pool waits for its slowest thread. (Under ``mkdocs serve`` the
+    figures step is cached as a whole by the build hooks, keyed by src/ and these files.)"""
 
     @functools.wraps(draw)
     def wrapped():
-        fresh = os.environ.get("CI") or os.environ.get("BYHAND_FRESH_FIGURES")
-        path = CACHE / f"{draw.__name__}-{_cache_key(draw.__name__)}.pickle"
-        if not fresh and path.is_file():
-            return pickle.loads(path.read_bytes())
         saved = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             with threadpool_limits(limits=1):
-                fig = draw()
+                return draw()
         finally:
             torch.set_num_threads(saved)
-        try:
-            CACHE.mkdir(parents=True, exist_ok=True)
-            for old in CACHE.glob(f"{draw.__name__}-*.pickle"):
-                old.unlink()
-            path.write_bytes(pickle.dumps(fig))
-        except OSError:
-            pass  # a read-only home: no cache, same figure
-        return fig
 
     return wrapped
 
