@@ -64,7 +64,9 @@ def test_same_padding_with_stride_is_refused():
     with pytest.raises(ValueError, match=r"padding='same'.*strided.*stride=2"):
         byhand.nn.Conv2d(3, 4, 3, stride=2, padding="same")
     with pytest.raises(ValueError, match=r"padding='same'.*strided"):
-        F.conv2d(torch.randn(1, 3, 6, 6), torch.randn(4, 3, 3, 3), stride=(1, 2), padding="same")
+        F.conv2d(
+            torch.randn(1, 3, 6, 6), torch.randn(4, 3, 3, 3), stride=(1, 2), padding="same"
+        )
 
 
 def test_kernel_larger_than_padded_input():
@@ -77,7 +79,9 @@ def test_kernel_larger_than_padded_input():
 def test_offset_of_the_wrong_shape():
     layer = byhand.nn.DeformableConv2d(2, 3, 3, padding=1)
     x = torch.randn(1, 2, 5, 6)
-    with pytest.raises(ValueError, match=r"offset of shape \(N=1, 2·G·3·3, 5, 6\).*\(1, 18, 4, 6\)"):
+    with pytest.raises(
+        ValueError, match=r"offset of shape \(N=1, 2·G·3·3, 5, 6\).*\(1, 18, 4, 6\)"
+    ):
         layer(x, torch.zeros(1, 18, 4, 6))
     with pytest.raises(ValueError, match=r"offset of shape.*\(1, 17, 5, 6\)"):
         layer(x, torch.zeros(1, 17, 5, 6))
@@ -121,8 +125,15 @@ def test_ceil_mode_drops_a_window_that_starts_in_the_padding():
 
 
 def test_conv_output_size_formula_matches_pytorch():
-    for size, k, s, p, d in [(7, 3, 2, 1, 1), (9, 3, 1, 0, 2), (10, 4, 3, 2, 1), (5, 5, 1, 0, 1)]:
-        expected = TF.conv2d(torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), None, s, p, d)
+    for size, k, s, p, d in [
+        (7, 3, 2, 1, 1),
+        (9, 3, 1, 0, 2),
+        (10, 4, 3, 2, 1),
+        (5, 5, 1, 0, 1),
+    ]:
+        expected = TF.conv2d(
+            torch.zeros(1, 1, size, size), torch.zeros(1, 1, k, k), None, s, p, d
+        )
         assert F.conv_output_size(size, k, s, p, d) == expected.shape[-1]
 
 
@@ -172,7 +183,9 @@ def test_deformable_with_integer_offsets_is_a_shifted_conv():
 def test_deformable_matches_torchvision():
     from torchvision.ops import deform_conv2d
 
-    ours = byhand.nn.DeformableConv2d(4, 6, 3, stride=2, padding=1, dilation=1, groups=2).double()
+    ours = byhand.nn.DeformableConv2d(
+        4, 6, 3, stride=2, padding=1, dilation=1, groups=2
+    ).double()
     x = torch.randn(2, 4, 9, 8, dtype=F64)
     offset = 1.3 * torch.randn(2, 2 * 2 * 9, 5, 4, dtype=F64)
     mask = torch.rand(2, 2 * 9, 5, 4, dtype=F64)
