@@ -296,9 +296,7 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
         return taps.permute(2, 3, 0, 1)
     unit_stride = sh == 1 and sw == 1
     if unit_stride:  # the upstream gradient on the full (Hp, Wp) grid, zero where cropped
-        full = grad.new_zeros(n, hp, wp, out_channels)
-        full[:, :height, :width] = grad
-        upstream = full.view(-1, out_channels)
+        upstream = _embed(grad, hp, wp, 0, 0).view(-1, out_channels)
     else:
         upstream = grad.reshape(-1, out_channels)
     matrix = x.reshape(-1, channels)
@@ -335,12 +333,20 @@ def _conv_input_grad_nhwc(grad, weight, size, padding, stride, dilation, groups)
     (sh, sw), (dh, dw), (top, left) = stride, dilation, padding
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     # spread[q] holds grad at q = span - 1 - pad + i·s, within the rows that reach (H, W)
-    spread = grad.new_zeros(n, size[0] + span_h - 1, size[1] + span_w - 1, out_channels)
+    shape = (size[0] + span_h - 1, size[1] + span_w - 1)
+    first = (span_h - 1 - top, span_w - 1 - left)
     (rows, grad_rows), (cols, grad_cols) = (
-        _spread_slices(height, sh, span_h - 1 - top, spread.shape[1]),
-        _spread_slices(width, sw, span_w - 1 - left, spread.shape[2]),
+        _spread_slices(height, sh, first[0], shape[0]),
+        _spread_slices(width, sw, first[1], shape[1]),
     )
-    spread[:, rows, cols] = grad[:, grad_rows, grad_cols]
+    if (sh, sw) == (1, 1) and (
+        grad_rows.stop - grad_rows.start,
+        grad_cols.stop - grad_cols.start,
+    ) == (height, width):  # nothing to spread or crop: zero the border only
+        spread = _embed(grad, *shape, *first)
+    else:
+        spread = grad.new_zeros(n, *shape, out_channels)
+        spread[:, rows, cols] = grad[:, grad_rows, grad_cols]
     group_out = out_channels // groups
     flipped = weight.view(groups, group_out, group_in, kh, kw).transpose(1, 2)
     flipped = flipped.reshape(groups * group_in, group_out, kh, kw).flip(2, 3)
@@ -356,14 +362,23 @@ def _spread_slices(count, stride, first, length):
     return slice(first + lo * stride, first + (hi - 1) * stride + 1, stride), slice(lo, hi)
 
 
+def _embed(values, height, width, top, left):
+    """``values (N, h, w, C)`` placed at ``(top, left)`` in zeros ``(N, height, width, C)``.
+
+    Only the border around ``values`` is zeroed: the rest is written once, by the copy.
+    """
+    n, h, w, channels = values.shape
+    out = values.new_empty(n, height, width, channels)
+    out[:, :top].zero_(), out[:, top + h :].zero_()
+    out[:, top : top + h, :left].zero_(), out[:, top : top + h, left + w :].zero_()
+    out[:, top : top + h, left : left + w] = values
+    return out
+
+
 def _to_nhwc_padded(input, top, bottom, left, right):
     """``(N, C, H, W)`` -> zero-padded channels-last ``(N, H + top + bottom, W + ..., C)``."""
-    n, channels, height, width = input.shape
-    out = input.new_empty(n, height + top + bottom, width + left + right, channels)
-    out[:, :top].zero_(), out[:, top + height :].zero_()
-    out[:, :, :left].zero_(), out[:, :, left + width :].zero_()
-    out[:, top : top + height, left : left + width] = input.permute(0, 2, 3, 1)
-    return out
+    height, width = input.shape[2] + top + bottom, input.shape[3] + left + right
+    return _embed(input.permute(0, 2, 3, 1), height, width, top, left)
 
 
 def _memory_format(input):
