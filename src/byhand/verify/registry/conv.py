@@ -335,7 +335,7 @@ VARIANT_ENTRIES = (
         kind="oracle",
         ours=byhand.nn.DepthwiseSeparableConv2d,
         theirs=DepthwiseSeparableReference,
-        inputs=randn(2, 3, 6, 7),
+        inputs=randn(1, 3, 5, 6),
         cases=(
             Case("3→5, k3, pad 1", dict(in_channels=3, out_channels=5, kernel_size=3,
                                          padding=1)),
@@ -358,13 +358,13 @@ VARIANT_ENTRIES = (
         kind="oracle",
         ours=byhand.nn.DeformableConv2d,
         theirs=DeformableReference,
-        inputs=deform_inputs(1, 2, 4, 5, 4, 5, 9),
+        inputs=deform_inputs(1, 2, 3, 4, 3, 4, 9),
         cases=(
             Case("2→3, k3, pad 1", dict(in_channels=2, out_channels=3, kernel_size=3,
                                          padding=1)),
             Case("with mask (DCNv2), no bias", dict(in_channels=2, out_channels=3,
                                                     kernel_size=3, padding=1, bias=False),
-                 inputs=deform_inputs(1, 2, 4, 5, 4, 5, 9, mask=True)),
+                 inputs=deform_inputs(1, 2, 3, 4, 3, 4, 9, mask=True)),
             Case("k(2,3), stride 2, dilation (2,1)", dict(
                 in_channels=2, out_channels=2, kernel_size=(2, 3), stride=2, padding=1,
                 dilation=(2, 1)), inputs=deform_inputs(1, 2, 5, 4, 3, 2, 6)),
@@ -384,7 +384,7 @@ VARIANT_ENTRIES = (
         kind="oracle",
         ours=byhand.nn.OctaveConv2d,
         theirs=OctaveReference,
-        inputs=octave_inputs(2, 2, 2, 6),
+        inputs=octave_inputs(1, 2, 2, 6),
         cases=(
             Case("4→4, α 0.5, k3, pad 1", dict(in_channels=4, out_channels=4, kernel_size=3,
                                                 padding=1)),
