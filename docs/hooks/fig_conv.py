@@ -114,8 +114,9 @@ def depthwise_parameters():
     widths = [16, 32, 64, 128, 256]
     full, separable = [], []
     for c in widths:
-        full.append(sum(p.numel() for p in byhand.nn.Conv2d(c, c, 3, bias=False, device="meta").parameters()))
+        conv = byhand.nn.Conv2d(c, c, 3, bias=False, device="meta")  # shapes only, no data
         layer = byhand.nn.DepthwiseSeparableConv2d(c, c, 3, bias=False, device="meta")
+        full.append(sum(p.numel() for p in conv.parameters()))
         separable.append(sum(p.numel() for p in layer.parameters()))
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(widths, full, "o-", color="C0", label="Conv2d: C·C·9")
