@@ -256,6 +256,19 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
+    if unit_stride and groups == 1 and kw > 1:  # one GEMM per kernel row, K = kw·C
+        length = rows.shape[0] - (kw - 1) * dw
+        wide = x.new_empty(
+            length, kw, channels
+        )  # row r: input rows r, r + d, ..., side by side
+        for v in range(kw):
+            wide[:, v] = matrix[v * dw : v * dw + length]
+        wide = wide.view(length, kw * channels)
+        kernel_rows = taps.view(kh, kw * channels, out_channels)
+        for u in range(kh):  # rows past ``length`` lie in the cropped columns: never read
+            shift = u * dh * wp
+            rows[: length - shift].addmm_(wide[shift:], kernel_rows[u], beta=0 if u == 0 else 1)
+        return out[:, :height, :width]
     for u in range(kh):
         for v in range(kw):
             first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
