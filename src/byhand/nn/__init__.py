@@ -6,5 +6,7 @@ One file per topic, mirroring ``torch.nn``'s own (``linear.py``, ``activation.py
 
 from byhand.nn import functional, init
 from byhand.nn.activation import *
+from byhand.nn.conv import *
 from byhand.nn.linear import *
 from byhand.nn.loss import *
+from byhand.nn.pooling import *

@@ -15,5 +15,7 @@ those against autograd.
 """
 
 from byhand.nn.functional.activation import *
+from byhand.nn.functional.conv import *
 from byhand.nn.functional.linear import *
 from byhand.nn.functional.loss import *
+from byhand.nn.functional.pooling import *

@@ -10,12 +10,14 @@ each block's "Checked against" box) and ``benchmarks/`` all read it.
 
 from byhand.verify.registry import activations as _activations
 from byhand.verify.registry import classic as _classic
+from byhand.verify.registry import conv as _conv
 from byhand.verify.registry import linear as _linear
 from byhand.verify.registry import losses as _losses
 from byhand.verify.registry import optim as _optim
 
 REGISTRY = (
     *_linear.ENTRIES,
+    *_conv.ENTRIES,
     *_activations.ENTRIES,
     *_losses.ENTRIES,
     *_optim.ENTRIES,

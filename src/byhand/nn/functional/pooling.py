@@ -1,0 +1,278 @@
+"""Pooling: ``max_pool2d``, ``avg_pool2d`` and their adaptive forms, on strided window views.
+
+Every window is a view made by ``Tensor.unfold`` (nothing is copied until a reduction reads
+it); the gradient flows back through the views, so the backward needs no code of its own.
+"""
+
+import torch
+
+__all__ = [
+    "pool_output_size",
+    "max_pool2d",
+    "avg_pool2d",
+    "adaptive_windows",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+]
+
+
+def _pair(value, name):
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    if len(value) == 1:
+        return (value[0], value[0])
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value}")
+    return value
+
+
+def _batched(input, name):
+    if input.dim() not in (3, 4):
+        raise ValueError(
+            f"{name} expects (N, C, H, W) or (C, H, W) input, got shape {tuple(input.shape)}"
+        )
+    return input.unsqueeze(0) if input.dim() == 3 else input
+
+
+# --8<-- [start:pool_output_size]
+def pool_output_size(size, kernel_size, stride, padding=0, dilation=1, ceil_mode=False):
+    """Windows along one axis: ``⌊(size + 2p − d(k − 1) − 1) / s⌋ + 1`` (``⌈…⌉`` in ceil mode).
+
+    In ceil mode a last, partial window is kept only if it starts inside the input or the left
+    padding, never in the right padding alone.
+    """
+    span = dilation * (kernel_size - 1) + 1
+    reach = size + 2 * padding - span
+    out = (reach + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+# --8<-- [end:pool_output_size]
+
+
+def _windows(input, kernel, stride, padding, dilation, ceil_mode, fill, name):
+    """Padded input's windows as a view ``(N, C, Ho, Wo, kh, kw)``, and ``(Ho, Wo)``."""
+    sizes = []
+    for axis in range(2):
+        span = dilation[axis] * (kernel[axis] - 1) + 1
+        if padding[axis] * 2 > span:
+            raise ValueError(
+                f"{name}: padding should be at most half of the effective kernel size, got "
+                f"padding={padding}, kernel_size={kernel} and dilation={dilation}"
+            )
+        out = pool_output_size(
+            input.shape[2 + axis],
+            kernel[axis],
+            stride[axis],
+            padding[axis],
+            dilation[axis],
+            ceil_mode,
+        )
+        if out <= 0:
+            raise ValueError(
+                f"{name}: output size is too small: input {tuple(input.shape[2:])}, "
+                f"kernel_size={kernel}, padding={padding}, dilation={dilation}"
+            )
+        sizes.append((out, span))
+    (height, span_h), (width, span_w) = sizes
+    # pad: ``padding`` before, and after as far as the last window reaches (ceil mode)
+    bottom = max(0, (height - 1) * stride[0] + span_h - input.shape[2] - padding[0])
+    right = max(0, (width - 1) * stride[1] + span_w - input.shape[3] - padding[1])
+    x = input.new_full(
+        (
+            *input.shape[:2],
+            input.shape[2] + padding[0] + bottom,
+            input.shape[3] + padding[1] + right,
+        ),
+        fill,
+    )
+    x[
+        :, :, padding[0] : padding[0] + input.shape[2], padding[1] : padding[1] + input.shape[3]
+    ] = input
+    windows = x.unfold(2, span_h, stride[0]).unfold(3, span_w, stride[1])
+    windows = windows[:, :, :height, :width, :: dilation[0], :: dilation[1]]
+    return windows, (height, width)
+
+
+# --8<-- [start:max_pool2d]
+def max_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    return_indices=False,
+):
+    """Maximum of each window, ``(N, C, H, W) -> (N, C, Ho, Wo)``, as ``F.max_pool2d``.
+
+    Ties and NaN as PyTorch: the *first* maximum in row-major window order wins (a NaN wins
+    outright), and the whole gradient goes to that one element. ``indices`` are flat
+    ``row · W + col`` positions in the unpadded input.
+    """
+    batched = _batched(input, "max_pool2d")
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
+    padding, dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
+    windows, (height, width) = _windows(
+        batched, kernel, stride, padding, dilation, ceil_mode, float("-inf"), "max_pool2d"
+    )
+    n, channels = batched.shape[:2]
+    flat = windows.reshape(n, channels, height, width, kernel[0] * kernel[1])
+    first = flat.argmax(dim=-1, keepdim=True)  # the first maximum (NaN counts as largest)
+    # where every value is -inf PyTorch keeps the first *real* element, never the padding
+    top = torch.arange(height, device=input.device) * stride[0] - padding[0]
+    left = torch.arange(width, device=input.device) * stride[1] - padding[1]
+    first_row = (-top).clamp(min=0).add(dilation[0] - 1).div(dilation[0], rounding_mode="floor")
+    first_col = (
+        (-left).clamp(min=0).add(dilation[1] - 1).div(dilation[1], rounding_mode="floor")
+    )
+    first_real = (first_row.view(-1, 1) * kernel[1] + first_col.view(1, -1)).view(
+        1, 1, height, width, 1
+    )
+    values = flat.gather(-1, first)
+    tap = torch.where(values == float("-inf"), first_real, first)
+    out = flat.gather(-1, tap).squeeze(-1)  # gather: the gradient goes to this element only
+    if input.dim() == 3:
+        out = out.squeeze(0)
+    if not return_indices:
+        return out
+    tap = tap.squeeze(-1)
+    rows = top.view(-1, 1) + (tap // kernel[1]) * dilation[0]
+    cols = left.view(1, -1) + (tap % kernel[1]) * dilation[1]
+    indices = rows * batched.shape[3] + cols
+    return out, indices if input.dim() == 4 else indices.squeeze(0)
+
+
+# --8<-- [end:max_pool2d]
+
+
+# --8<-- [start:avg_pool2d]
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    """Mean of each window, ``(N, C, H, W) -> (N, C, Ho, Wo)``, as ``F.avg_pool2d``.
+
+    The sum runs over the real (zero-padded) window; it is divided by ``divisor_override`` if
+    given, else by the window's size counting padding (``count_include_pad``) or not, a window
+    that hangs past the right padding in ceil mode is clipped to it first.
+    """
+    batched = _batched(input, "avg_pool2d")
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
+    padding = _pair(padding, "padding")
+    if divisor_override is not None and divisor_override == 0:
+        raise ValueError("avg_pool2d: divisor_override must not be zero")
+    windows, (height, width) = _windows(
+        batched, kernel, stride, padding, (1, 1), ceil_mode, 0.0, "avg_pool2d"
+    )
+    total = windows.sum(dim=(-2, -1))
+    if divisor_override is not None:
+        out = total / divisor_override
+    else:
+        counts = []
+        for axis, length in enumerate((height, width)):
+            size = batched.shape[2 + axis]
+            start = torch.arange(length, device=input.device) * stride[axis] - padding[axis]
+            end = (start + kernel[axis]).clamp(max=size + padding[axis])
+            if not count_include_pad:
+                start, end = start.clamp(min=0), end.clamp(max=size)
+            counts.append(end - start)
+        divisor = counts[0].view(-1, 1) * counts[1].view(1, -1)
+        out = total / divisor.to(total.dtype)
+    return out if input.dim() == 4 else out.squeeze(0)
+
+
+# --8<-- [end:avg_pool2d]
+
+
+# --8<-- [start:adaptive_windows]
+def adaptive_windows(size, output_size, device=None):
+    """Start and end (exclusive) of each adaptive window: ``⌊i·L/n⌋`` and ``⌈(i+1)·L/n⌉``.
+
+    The windows cover ``[0, L)``, overlap by at most one element, and differ in length by at
+    most one — unlike a fixed kernel and stride, which may leave elements out.
+    """
+    i = torch.arange(output_size, device=device)
+    start = torch.div(i * size, output_size, rounding_mode="floor")
+    end = torch.div((i + 1) * size + output_size - 1, output_size, rounding_mode="floor")
+    return start, end
+
+
+def _adaptive_sizes(input, output_size, name):
+    batched = _batched(input, name)
+    sizes = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    if len(sizes) != 2:
+        raise ValueError(f"{name}: output_size must be an int or a pair, got {output_size}")
+    sizes = tuple(batched.shape[2 + a] if s is None else s for a, s in enumerate(sizes))
+    if min(sizes) < 0 or (min(batched.shape[2:]) == 0 and batched.numel()):
+        raise ValueError(f"{name}: cannot pool {tuple(input.shape)} to {sizes}")
+    return batched, sizes
+
+
+# --8<-- [end:adaptive_windows]
+
+
+# --8<-- [start:adaptive_avg_pool2d]
+def adaptive_avg_pool2d(input, output_size):
+    """Average over adaptive windows, ``(N, C, H, W) -> (N, C, *output_size)``.
+
+    An average over a rectangle is an average over its rows then its columns, so the whole
+    pool is two matmuls, ``P_h · x · P_wᵀ``, where row ``i`` of ``P`` holds ``1/len`` on
+    window ``i``.
+    """
+    batched, sizes = _adaptive_sizes(input, output_size, "adaptive_avg_pool2d")
+    mats = []
+    for axis, out in enumerate(sizes):
+        size = batched.shape[2 + axis]
+        start, end = adaptive_windows(size, out, input.device)
+        index = torch.arange(size, device=input.device)
+        member = (index >= start.view(-1, 1)) & (index < end.view(-1, 1))  # (out, size)
+        mats.append(member.to(input.dtype) / (end - start).view(-1, 1).to(input.dtype))
+    out = mats[0] @ batched @ mats[1].T
+    return out if input.dim() == 4 else out.squeeze(0)
+
+
+# --8<-- [end:adaptive_avg_pool2d]
+
+
+# --8<-- [start:adaptive_max_pool2d]
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Maximum over adaptive windows, ``(N, C, H, W) -> (N, C, *output_size)``.
+
+    Windows differ in length by one; each is read through an index that repeats its own last
+    element to the longest length (a repeat cannot change a maximum, nor come before it).
+    """
+    batched, sizes = _adaptive_sizes(input, output_size, "adaptive_max_pool2d")
+    n, channels, height, width = batched.shape
+    index = []
+    for axis, out in enumerate(sizes):
+        start, end = adaptive_windows(batched.shape[2 + axis], out, input.device)
+        longest = int((end - start).max()) if out else 0
+        offsets = torch.arange(longest, device=input.device)
+        index.append(torch.minimum(start.view(-1, 1) + offsets, end.view(-1, 1) - 1))
+    rows, cols = index  # (Ho, Lh), (Wo, Lw)
+    ho, lh = rows.shape
+    wo, lw = cols.shape
+    picked = batched[:, :, rows.view(-1)][..., cols.view(-1)]  # (N, C, Ho·Lh, Wo·Lw)
+    picked = picked.view(n, channels, ho, lh, wo, lw).permute(0, 1, 2, 4, 3, 5)
+    tap = picked.reshape(n, channels, ho, wo, lh * lw).argmax(dim=-1)  # first maximum
+    row = rows[torch.arange(ho, device=input.device).view(-1, 1), tap // lw]
+    col = cols[torch.arange(wo, device=input.device), tap % lw]
+    flat_index = row * width + col
+    out = batched.flatten(2).gather(2, flat_index.flatten(2)).view(n, channels, ho, wo)
+    if input.dim() == 3:
+        out, flat_index = out.squeeze(0), flat_index.squeeze(0)
+    return (out, flat_index) if return_indices else out
+
+
+# --8<-- [end:adaptive_max_pool2d]
