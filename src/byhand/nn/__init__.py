@@ -6,5 +6,10 @@ One file per topic, mirroring ``torch.nn``'s own (``linear.py``, ``activation.py
 
 from byhand.nn import functional, init
 from byhand.nn.activation import *
+from byhand.nn.dropout import *
+from byhand.nn.embedding import *
+from byhand.nn.flatten import *
 from byhand.nn.linear import *
 from byhand.nn.loss import *
+from byhand.nn.mlp import *
+from byhand.nn.normalization import *

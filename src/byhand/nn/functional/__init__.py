@@ -15,5 +15,9 @@ those against autograd.
 """
 
 from byhand.nn.functional.activation import *
+from byhand.nn.functional.dropout import *
+from byhand.nn.functional.embedding import *
 from byhand.nn.functional.linear import *
 from byhand.nn.functional.loss import *
+from byhand.nn.functional.mlp import *
+from byhand.nn.functional.normalization import *

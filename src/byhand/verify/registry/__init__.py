@@ -9,6 +9,7 @@ each block's "Checked against" box) and ``benchmarks/`` all read it.
 """
 
 from byhand.verify.registry import activations as _activations
+from byhand.verify.registry import layers as _layers
 from byhand.verify.registry import linear as _linear
 from byhand.verify.registry import losses as _losses
 from byhand.verify.registry import optim as _optim
@@ -16,6 +17,7 @@ from byhand.verify.registry import optim as _optim
 REGISTRY = (
     *_linear.ENTRIES,
     *_activations.ENTRIES,
+    *_layers.ENTRIES,
     *_losses.ENTRIES,
     *_optim.ENTRIES,
 )
