@@ -13,12 +13,13 @@ from torch.autograd.function import once_differentiable
 
 __all__ = [
     "BatchNormTrain",
+    "StandardizeRows",
     "batch_norm",
     "group_norm",
     "instance_norm",
     "layer_norm",
     "rms_norm",
-    "standardize",
+    "standardize_rows",
 ]
 
 
@@ -28,12 +29,56 @@ def _channel_view(vector, ndim):
 
 
 # --8<-- [start:standardize]
-def standardize(input, dim, eps):
-    """``(x − mean) / √(var + eps)``, mean and biased variance taken over ``dim``."""
+class StandardizeRows(torch.autograd.Function):
+    """``y = x̂ · γ + β`` for each row of ``(B, D)``: ``x̂ = (x − μ) · r``, ``r = 1/√(σ² + ε)``,
+    with ``μ`` and the biased ``σ²`` of the row; ``γ``, ``β`` of shape ``(D,)`` or ``None``.
+
+    Backward in closed form, with ``ĝ = g · γ`` and means along the row:
+    ``dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂))``, ``dγ = Σ_rows g x̂``, ``dβ = Σ_rows g``.
+    """
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, eps):
+        width = input.shape[1]
+        mean = input.mean(1, keepdim=True)
+        xhat = input - mean
+        # the row's Σ (x − μ)² as a batch of dot products: no (B, D) temporary
+        var = torch.bmm(xhat.unsqueeze(1), xhat.unsqueeze(2)).view(-1, 1) / width
+        inv_std = torch.rsqrt(var + eps)
+        xhat.mul_(inv_std)
+        if weight is not None:
+            output = torch.addcmul(bias, xhat, weight) if bias is not None else xhat * weight
+        else:
+            output = xhat + bias if bias is not None else xhat.clone()
+        ctx.save_for_backward(xhat, inv_std, weight)
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        xhat, inv_std, weight = ctx.saved_tensors
+        width = xhat.shape[1]
+        grad_output = grad_output.contiguous()  # e.g. the expanded gradient of a .sum()
+        grad_weight = grad_bias = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = (grad_output * xhat).sum(0)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_output.sum(0)
+        ghat = grad_output if weight is None else grad_output * weight
+        mean_g = ghat.mean(1, keepdim=True)
+        mean_g_xhat = torch.bmm(ghat.unsqueeze(1), xhat.unsqueeze(2)).view(-1, 1) / width
+        grad_input = torch.addcmul(-mean_g * inv_std, ghat, inv_std)
+        grad_input.addcmul_(xhat, -mean_g_xhat * inv_std)
+        return grad_input, grad_weight, grad_bias, None
+
+
+def standardize_rows(input, weight=None, bias=None, eps=1e-5):
+    """Standardise each row of ``(B, D)``, then ``· weight + bias`` (``StandardizeRows``)."""
     if input.numel() == 0:
-        return input.clone()
-    var, mean = torch.var_mean(input, dim=dim, correction=0, keepdim=True)
-    return (input - mean) * torch.rsqrt(var + eps)
+        output = input.clone()
+        output = output if weight is None else output * weight
+        return output if bias is None else output + bias
+    return StandardizeRows.apply(input.contiguous(), weight, bias, eps)
 
 
 # --8<-- [end:standardize]
@@ -152,13 +197,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             f"layer_norm expects input of shape (*, {', '.join(map(str, normalized_shape))}), "
             f"got {tuple(input.shape)}"
         )
-    dims = tuple(range(-len(normalized_shape), 0))
-    output = standardize(input, dims, eps)
-    if weight is not None:
-        output = output * weight
-    if bias is not None:
-        output = output + bias
-    return output
+    width = math.prod(normalized_shape)
+    rows = input.reshape(-1, width)
+    flat_weight = None if weight is None else weight.reshape(width)
+    flat_bias = None if bias is None else bias.reshape(width)
+    return standardize_rows(rows, flat_weight, flat_bias, eps).view(input.shape)
 
 
 # --8<-- [end:layer_norm]
@@ -175,9 +218,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
             f"group_norm expects (N, C, *) with C divisible by num_groups={num_groups}, "
             f"got {tuple(input.shape)}"
         )
-    n = input.shape[0]
-    grouped = input.reshape(n, num_groups, -1)  # (N, G, C/G · spatial)
-    output = standardize(grouped, -1, eps).reshape(input.shape)
+    rows = input.reshape(input.shape[0] * num_groups, -1)  # (N·G, C/G · spatial)
+    output = standardize_rows(rows, eps=eps).view(input.shape)
     return _affine(output, weight, bias)
 
 
@@ -210,7 +252,8 @@ def instance_norm(
             "instance_norm needs more than 1 spatial element per channel, "
             f"got input of shape {tuple(input.shape)}"
         )
-    output = standardize(input, spatial, eps)
+    rows = input.reshape(input.shape[0] * input.shape[1], -1)  # (N·C, spatial)
+    output = standardize_rows(rows, eps=eps).view(input.shape)
     if running_mean is not None and input.numel() > 0:
         with torch.no_grad():
             var, mean = torch.var_mean(input, dim=spatial, correction=1)  # (N, C), unbiased
