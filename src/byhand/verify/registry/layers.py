@@ -382,16 +382,16 @@ DROPOUT = (
             reference="torchvision.ops.drop_block2d's definition (pad, max-pool, rescale)",
             ours=byhand.nn.DropBlock2d,
             theirs=DropBlock2dDefinition,
-            inputs=randn(2, 3, 9, 9),
+            inputs=randn(1, 2, 7, 7),
             page=DROPOUT_PAGE,
             kind="oracle",
             cases=(
                 Case("p 0.3, block 3", dict(p=0.3, block_size=3)),
                 Case("p 0.5, block 1", dict(p=0.5, block_size=1)),
                 Case(
-                    "p 0.2, block 5, 12×10",
+                    "p 0.2, block 5, 9×8",
                     dict(p=0.2, block_size=5),
-                    inputs=randn(2, 2, 12, 10),
+                    inputs=randn(1, 1, 9, 8),
                 ),
             ),
             bench=Case(
