@@ -718,13 +718,7 @@ MLPS = (
             ),
         ),
         modes=("train",),
-        bench=Case(
-            "(1024, 256), 8 experts, top-2",
-            dict(
-                in_features=256, out_features=256, num_experts=8, top_k=2, hidden_features=512
-            ),
-            inputs=randn(1024, 256),
-        ),
+        # no bench: the oracle is a per-example loop (seconds per call), not a speed reference
     ),
 )
 # --8<-- [end:mlp_entries]
