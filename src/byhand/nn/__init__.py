@@ -10,3 +10,10 @@ from byhand.nn.conv import *
 from byhand.nn.linear import *
 from byhand.nn.loss import *
 from byhand.nn.pooling import *
+from byhand.nn.dropout import *
+from byhand.nn.embedding import *
+from byhand.nn.flatten import *
+from byhand.nn.linear import *
+from byhand.nn.loss import *
+from byhand.nn.mlp import *
+from byhand.nn.normalization import *

@@ -19,3 +19,9 @@ from byhand.nn.functional.conv import *
 from byhand.nn.functional.linear import *
 from byhand.nn.functional.loss import *
 from byhand.nn.functional.pooling import *
+from byhand.nn.functional.dropout import *
+from byhand.nn.functional.embedding import *
+from byhand.nn.functional.linear import *
+from byhand.nn.functional.loss import *
+from byhand.nn.functional.mlp import *
+from byhand.nn.functional.normalization import *

@@ -11,6 +11,7 @@ each block's "Checked against" box) and ``benchmarks/`` all read it.
 from byhand.verify.registry import activations as _activations
 from byhand.verify.registry import classic as _classic
 from byhand.verify.registry import conv as _conv
+from byhand.verify.registry import layers as _layers
 from byhand.verify.registry import linear as _linear
 from byhand.verify.registry import losses as _losses
 from byhand.verify.registry import optim as _optim
@@ -19,6 +20,7 @@ REGISTRY = (
     *_linear.ENTRIES,
     *_conv.ENTRIES,
     *_activations.ENTRIES,
+    *_layers.ENTRIES,
     *_losses.ENTRIES,
     *_optim.ENTRIES,
     *_classic.ENTRIES,

@@ -1,0 +1,286 @@
+"""Normalisation: batch, layer, group, instance and RMS norm.
+
+Every one of them standardises ``x̂ = (x − μ) / √(σ² + ε)`` over some axes and then scales and
+shifts per feature; they differ only in the axes the statistics are taken over. Batch norm's
+backward is written out once in closed form (``BatchNormTrain``); the others let autograd
+differentiate ``standardize``.
+"""
+
+import math
+
+import torch
+from torch.autograd.function import once_differentiable
+
+__all__ = [
+    "BatchNormTrain",
+    "StandardizeRows",
+    "batch_norm",
+    "group_norm",
+    "instance_norm",
+    "layer_norm",
+    "rms_norm",
+    "standardize_rows",
+]
+
+
+def _channel_view(vector, ndim):
+    """A per-channel vector ``(C,)`` as ``(1, C, 1, ...)``."""
+    return vector.view(1, -1, *([1] * (ndim - 2)))
+
+
+# --8<-- [start:standardize]
+class StandardizeRows(torch.autograd.Function):
+    """``y = x̂ · γ + β`` for each row of ``(B, D)``: ``x̂ = (x − μ) · r``, ``r = 1/√(σ² + ε)``,
+    with ``μ`` and the biased ``σ²`` of the row; ``γ``, ``β`` of shape ``(D,)`` or ``None``.
+
+    Backward in closed form, with ``ĝ = g · γ`` and means along the row:
+    ``dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂))``, ``dγ = Σ_rows g x̂``, ``dβ = Σ_rows g``.
+    """
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, eps):
+        width = input.shape[1]
+        mean = input.mean(1, keepdim=True)
+        xhat = input - mean
+        # the row's Σ (x − μ)² as a batch of dot products: no (B, D) temporary
+        var = torch.bmm(xhat.unsqueeze(1), xhat.unsqueeze(2)).view(-1, 1) / width
+        inv_std = torch.rsqrt(var + eps)
+        xhat.mul_(inv_std)
+        if weight is not None:
+            output = torch.addcmul(bias, xhat, weight) if bias is not None else xhat * weight
+        else:
+            output = xhat + bias if bias is not None else xhat.clone()
+        ctx.save_for_backward(xhat, inv_std, weight)
+        return output
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        xhat, inv_std, weight = ctx.saved_tensors
+        width = xhat.shape[1]
+        grad_output = grad_output.contiguous()  # e.g. the expanded gradient of a .sum()
+        grad_weight = grad_bias = None
+        if ctx.needs_input_grad[1]:
+            grad_weight = (grad_output * xhat).sum(0)
+        if ctx.needs_input_grad[2]:
+            grad_bias = grad_output.sum(0)
+        ghat = grad_output if weight is None else grad_output * weight
+        mean_g = ghat.mean(1, keepdim=True)
+        mean_g_xhat = torch.bmm(ghat.unsqueeze(1), xhat.unsqueeze(2)).view(-1, 1) / width
+        grad_input = torch.addcmul(-mean_g * inv_std, ghat, inv_std)
+        grad_input.addcmul_(xhat, -mean_g_xhat * inv_std)
+        return grad_input, grad_weight, grad_bias, None
+
+
+def standardize_rows(input, weight=None, bias=None, eps=1e-5):
+    """Standardise each row of ``(B, D)``, then ``· weight + bias`` (``StandardizeRows``)."""
+    if input.numel() == 0:
+        output = input.clone()
+        output = output if weight is None else output * weight
+        return output if bias is None else output + bias
+    return StandardizeRows.apply(input.contiguous(), weight, bias, eps)
+
+
+# --8<-- [end:standardize]
+
+
+# --8<-- [start:batch_norm_train]
+class BatchNormTrain(torch.autograd.Function):
+    """Batch norm of ``(N, C, *)`` with the batch's own statistics; a closed-form backward.
+
+    Forward: ``y = γ · (x − μ_c) / √(σ²_c + ε) + β`` with ``μ_c``, ``σ²_c`` (biased) over every
+    axis but ``C``; also returns ``μ_c`` and ``σ²_c`` (not differentiable) for running stats.
+    Backward, with ``M`` values per channel, ``x̂`` the standardised input and ``r = 1/√(σ²+ε)``:
+    ``dx = γ r / M · (M g − Σg − x̂ Σ(g x̂))``, ``dγ = Σ(g x̂)``, ``dβ = Σg``.
+    """
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, eps):
+        dims = [0, *range(2, input.dim())]
+        var, mean = torch.var_mean(input, dim=dims, correction=0)
+        inv_std = torch.rsqrt(var + eps)
+        scale = inv_std if weight is None else inv_std * weight
+        shift = -mean * scale if bias is None else bias - mean * scale
+        # y = x · scale + shift: one pass over the input.
+        output = torch.addcmul(
+            _channel_view(shift, input.dim()), input, _channel_view(scale, input.dim())
+        )
+        ctx.save_for_backward(input, weight, mean, inv_std)
+        ctx.mark_non_differentiable(mean, var)
+        return output, mean, var
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output, _grad_mean, _grad_var):
+        input, weight, mean, inv_std = ctx.saved_tensors
+        dims = [0, *range(2, input.dim())]
+        count = input.numel() // input.shape[1]  # M: values per channel
+        centered = input - _channel_view(mean, input.dim())
+        sum_g = grad_output.sum(dims)  # Σ g
+        sum_g_xhat = (grad_output * centered).sum(dims) * inv_std  # Σ g·x̂
+        gamma_r = inv_std if weight is None else weight * inv_std  # γ r
+        # dx = γr·g − γr/M·Σg − γr/M·x̂·Σ(g x̂), with x̂ = (x − μ)·r, as one fused expression.
+        a = _channel_view(gamma_r, input.dim())
+        b = _channel_view(-gamma_r * inv_std * sum_g_xhat / count, input.dim())
+        c = _channel_view(-gamma_r * sum_g / count, input.dim())
+        grad_input = torch.addcmul(c, grad_output, a).addcmul_(centered, b)
+        grad_weight = sum_g_xhat if weight is not None and ctx.needs_input_grad[1] else None
+        grad_bias = sum_g if ctx.needs_input_grad[2] else None
+        return grad_input, grad_weight, grad_bias, None
+
+
+# --8<-- [end:batch_norm_train]
+
+
+# --8<-- [start:batch_norm]
+def batch_norm(
+    input,
+    running_mean,
+    running_var,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """Batch norm of ``(N, C, *)`` per channel ``C``.
+
+    ``training=True``: normalise with the batch's mean and **biased** variance and, if running
+    buffers are given, move them towards the batch's mean and **unbiased** variance in place:
+    ``running ← (1 − momentum) · running + momentum · batch``. ``training=False``: normalise
+    with the running buffers, ``y = γ (x − running_mean) / √(running_var + ε) + β``.
+    """
+    ndim = input.dim()
+    if training:
+        count = input.numel() // input.shape[1] if input.shape[1] else 0
+        if count == 1:
+            raise ValueError(
+                "batch_norm in training needs more than 1 value per channel for a variance, "
+                f"got input of shape {tuple(input.shape)} (N·H·W = 1 per channel)"
+            )
+        if input.numel() == 0:  # an empty batch: nothing to normalise, the buffers stay
+            return _affine(input, weight, bias)
+        output, mean, var = BatchNormTrain.apply(input, weight, bias, eps)
+        if running_mean is not None:
+            with torch.no_grad():
+                running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+                unbiased = var * (count / (count - 1))  # Bessel's correction
+                running_var.lerp_(unbiased.to(running_var.dtype), momentum)
+        return output
+    inv_std = torch.rsqrt(running_var + eps)
+    scale = inv_std if weight is None else inv_std * weight
+    shift = -running_mean * scale if bias is None else bias - running_mean * scale
+    return input * _channel_view(scale, ndim) + _channel_view(shift, ndim)
+
+
+# --8<-- [end:batch_norm]
+
+
+def _affine(input, weight, bias):
+    """``x · γ + β`` with per-channel ``γ``, ``β`` (either may be ``None``)."""
+    if weight is not None:
+        input = input * _channel_view(weight, input.dim())
+    if bias is not None:
+        input = input + _channel_view(bias, input.dim())
+    return input
+
+
+# --8<-- [start:layer_norm]
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Standardise ``input`` over its trailing ``normalized_shape`` axes, then ``x̂ · γ + β``.
+
+    ``γ`` and ``β`` have shape ``normalized_shape``: one scale per normalised element.
+    """
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[input.dim() - len(normalized_shape) :]) != normalized_shape:
+        raise ValueError(
+            f"layer_norm expects input of shape (*, {', '.join(map(str, normalized_shape))}), "
+            f"got {tuple(input.shape)}"
+        )
+    width = math.prod(normalized_shape)
+    rows = input.reshape(-1, width)
+    flat_weight = None if weight is None else weight.reshape(width)
+    flat_bias = None if bias is None else bias.reshape(width)
+    return standardize_rows(rows, flat_weight, flat_bias, eps).view(input.shape)
+
+
+# --8<-- [end:layer_norm]
+
+
+# --8<-- [start:group_norm]
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Group norm of ``(N, C, *)``: split ``C`` into ``num_groups`` groups of ``C / G`` channels
+    and standardise each sample's group over its channels and all spatial positions; then a
+    per-channel ``γ``, ``β``.
+    """
+    if input.dim() < 2 or input.shape[1] % num_groups != 0:
+        raise ValueError(
+            f"group_norm expects (N, C, *) with C divisible by num_groups={num_groups}, "
+            f"got {tuple(input.shape)}"
+        )
+    rows = input.reshape(input.shape[0] * num_groups, -1)  # (N·G, C/G · spatial)
+    output = standardize_rows(rows, eps=eps).view(input.shape)
+    return _affine(output, weight, bias)
+
+
+# --8<-- [end:group_norm]
+
+
+# --8<-- [start:instance_norm]
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats=True,
+    momentum=0.1,
+    eps=1e-5,
+):
+    """Instance norm of ``(N, C, *)``: standardise each sample's channel over its spatial axes.
+
+    With ``use_input_stats`` and running buffers, the buffers move towards the mean over the
+    batch of the per-instance means and per-instance **unbiased** variances. Without
+    ``use_input_stats``, the running buffers normalise, as batch norm does in eval mode.
+    """
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    spatial = tuple(range(2, input.dim()))
+    count = math.prod(input.shape[2:])
+    if count == 1:
+        raise ValueError(
+            "instance_norm needs more than 1 spatial element per channel, "
+            f"got input of shape {tuple(input.shape)}"
+        )
+    rows = input.reshape(input.shape[0] * input.shape[1], -1)  # (N·C, spatial)
+    output = standardize_rows(rows, eps=eps).view(input.shape)
+    if running_mean is not None and input.numel() > 0:
+        with torch.no_grad():
+            var, mean = torch.var_mean(input, dim=spatial, correction=1)  # (N, C), unbiased
+            running_mean.lerp_(mean.mean(0).to(running_mean.dtype), momentum)
+            running_var.lerp_(var.mean(0).to(running_var.dtype), momentum)
+    return _affine(output, weight, bias)
+
+
+# --8<-- [end:instance_norm]
+
+
+# --8<-- [start:rms_norm]
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """``x / √(mean(x²) + ε) · γ`` over the trailing ``normalized_shape`` axes: no centring,
+    no bias. ``eps=None`` means the machine epsilon of the input's dtype, as in PyTorch.
+    """
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[input.dim() - len(normalized_shape) :]) != normalized_shape:
+        raise ValueError(
+            f"rms_norm expects input of shape (*, {', '.join(map(str, normalized_shape))}), "
+            f"got {tuple(input.shape)}"
+        )
+    if eps is None:
+        eps = torch.finfo(input.dtype).eps
+    dims = tuple(range(-len(normalized_shape), 0))
+    output = input * torch.rsqrt(input.pow(2).mean(dims, keepdim=True) + eps)
+    return output if weight is None else output * weight
+
+
+# --8<-- [end:rms_norm]
