@@ -8,3 +8,6 @@ from byhand.nn import functional, init
 from byhand.nn.activation import *
 from byhand.nn.linear import *
 from byhand.nn.loss import *
+from byhand.nn.recurrent import *
+from byhand.nn.attention import *
+from byhand.nn.transformer import *
