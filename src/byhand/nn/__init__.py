@@ -6,8 +6,8 @@ One file per topic, mirroring ``torch.nn``'s own (``linear.py``, ``activation.py
 
 from byhand.nn import functional, init
 from byhand.nn.activation import *
+from byhand.nn.attention import *
 from byhand.nn.linear import *
 from byhand.nn.loss import *
 from byhand.nn.recurrent import *
-from byhand.nn.attention import *
 from byhand.nn.transformer import *

@@ -16,8 +16,9 @@ __all__ = []  # nothing public: byhand.nn exports the chapters' own blocks
 def dropout(input, p=0.5, training=True):
     """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``.
 
-    The mask is ``bernoulli(1 - p)`` drawn over ``input``'s shape, as ``torch.nn.functional.dropout``
-    draws it on the CPU, so the same seed zeroes the same elements.
+    The mask is ``bernoulli(1 - p)`` drawn over ``input``'s shape, as
+    ``torch.nn.functional.dropout`` draws it on the CPU: the same seed zeroes the same
+    elements.
     """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, got {p}")
@@ -47,7 +48,7 @@ class Dropout(torch.nn.Module):
 
 
 class LayerNorm(torch.nn.Module):
-    """Normalise the last ``len(normalized_shape)`` dimensions: ``(x - μ) / √(σ² + ε) · γ + β``."""
+    """Normalise the last ``len(normalized_shape)`` dims: ``(x - μ) / √(σ² + ε) · γ + β``."""
 
     def __init__(
         self,

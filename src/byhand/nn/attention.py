@@ -16,9 +16,10 @@ class MultiheadAttention(torch.nn.Module):
 
     Parameters as PyTorch's: ``in_proj_weight (3E, E)`` and ``in_proj_bias (3E,)``, or
     ``q_proj_weight``, ``k_proj_weight (E, kdim)``, ``v_proj_weight (E, vdim)`` when ``kdim`` or
-    ``vdim`` differ from ``E``; ``out_proj`` a ``Linear(E, E)``; ``bias_k``, ``bias_v (1, 1, E)``
-    with ``add_bias_kv``. Forward: ``(query, key, value)`` of ``(L, N, E)`` (``(N, L, E)`` with
-    ``batch_first``) or unbatched ``(L, E)``; returns ``(output, weights)``.
+    ``vdim`` differ from ``E``; ``out_proj`` a ``Linear(E, E)``; ``bias_k``,
+    ``bias_v (1, 1, E)`` with ``add_bias_kv``. Forward: ``(query, key, value)`` of
+    ``(L, N, E)`` (``(N, L, E)`` with ``batch_first``) or unbatched ``(L, E)``; returns
+    ``(output, weights)``.
     """
 
     def __init__(
@@ -248,8 +249,8 @@ class LocalAttention(MultiheadAttention):
     ``O(L·window)`` memory by :func:`local_attention`.
 
     Same parameters as ``MultiheadAttention`` (so its weights load from one), and the same call
-    ``(query, key, value, key_padding_mask=...)`` returning ``(output, None)``, so it can replace
-    ``self_attn`` in a Transformer layer. ``attn_mask`` and attention weights are not
+    ``(query, key, value, key_padding_mask=...)`` returning ``(output, None)``, so it can
+    replace ``self_attn`` in a Transformer layer. ``attn_mask`` and attention weights are not
     supported: the band *is* the mask, and full weights would cost the ``O(L²)`` it avoids.
     """
 

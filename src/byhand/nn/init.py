@@ -40,14 +40,15 @@ def calculate_fan_in_and_fan_out(tensor):
     """``(fan_in, fan_out)`` of a weight ``(out, in, *kernel)``: ``in·k`` and ``out·k``."""
     if tensor.dim() < 2:
         raise ValueError(
-            f"fan_in/fan_out need a weight with at least 2 dimensions, got {tuple(tensor.shape)}"
+            f"fan_in/fan_out need a weight with at least 2 dimensions, "
+            f"got {tuple(tensor.shape)}"
         )
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
 def xavier_uniform_(tensor, gain=1.0):
-    """Fill from ``U(-b, b)``, ``b = gain · √(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010)."""
+    """Fill from ``U(-b, b)``, ``b = gain · √(6 / (fan_in + fan_out))`` (Glorot, 2010)."""
     fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     with torch.no_grad():

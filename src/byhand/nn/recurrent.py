@@ -1,8 +1,8 @@
 """Recurrent modules: ``RNN``, ``LSTM``, ``GRU`` and their cells, drop-ins for ``torch.nn``'s.
 
-Parameters carry PyTorch's names (``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``...),
-shapes and gate order, and are drawn in the same order from ``U(-1/√H, 1/√H)``, so the same seed
-gives the same weights and state_dicts load both ways.
+Parameters carry PyTorch's names (``weight_ih_l0``, ``bias_hh_l1_reverse``,
+``weight_hr_l0``...), shapes and gate order, and are drawn in the same order from
+``U(-1/√H, 1/√H)``, so the same seed gives the same weights and state_dicts load both ways.
 """
 
 import math
@@ -115,7 +115,7 @@ class RNNBase(torch.nn.Module):
         ]
 
     def _prepare(self, input, hx):
-        """Check shapes; return time-first batched input, initial state, and the unbatched flag."""
+        """Check shapes; return the time-first batched input, initial state, batched flag."""
         if isinstance(input, torch.nn.utils.rnn.PackedSequence):
             raise NotImplementedError(
                 f"{type(self).__name__}: PackedSequence input is not supported"
@@ -127,12 +127,14 @@ class RNNBase(torch.nn.Module):
             )
         if input.shape[-1] != self.input_size:
             raise ValueError(
-                f"{name} expects input of shape (L, N, {self.input_size}) or (L, {self.input_size})"
+                f"{name} expects input of shape (L, N, {self.input_size}) or "
+                f"(L, {self.input_size})"
                 f" (input_size={self.input_size}), got {_shape(input)}"
             )
         if input.dtype != self.weight_ih_l0.dtype:
             raise ValueError(
-                f"{name} input dtype ({input.dtype}) does not match weight dtype ({self.weight_ih_l0.dtype})"
+                f"{name} input dtype ({input.dtype}) does not match weight dtype "
+                f"({self.weight_ih_l0.dtype})"
             )
         batched = input.dim() == 3
         if not batched:
@@ -286,7 +288,7 @@ class RNNCellBase(torch.nn.Module):
             init.uniform_(weight, -bound, bound)
 
     def _check(self, input, states):
-        """Batched ``(N, C)`` input and ``(N, H)`` states (zeros if ``None``); unbatched flag."""
+        """Batched ``(N, C)`` input and ``(N, H)`` states (zeros if ``None``); batched flag."""
         name = type(self).__name__
         if input.dim() not in (1, 2):
             raise ValueError(
@@ -294,7 +296,8 @@ class RNNCellBase(torch.nn.Module):
             )
         if input.shape[-1] != self.input_size:
             raise ValueError(
-                f"{name} expects input of shape (N, {self.input_size}) or ({self.input_size},), "
+                f"{name} expects input of shape (N, {self.input_size}) or "
+                f"({self.input_size},), "
                 f"got {_shape(input)}"
             )
         batched = input.dim() == 2

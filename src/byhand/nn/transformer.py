@@ -101,7 +101,8 @@ class TransformerEncoderLayer(torch.nn.Module):
 
 # --8<-- [start:encoder]
 def generate_square_subsequent_mask(size, device=None, dtype=None):
-    """``(size, size)`` additive causal mask: ``0`` on and below the diagonal, ``-inf`` above."""
+    """``(size, size)`` additive causal mask: ``0`` on and below the diagonal, ``-inf``
+    above."""
     full = torch.full((size, size), float("-inf"), device=device, dtype=dtype)
     return torch.triu(full, diagonal=1)
 

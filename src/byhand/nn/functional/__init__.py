@@ -15,7 +15,7 @@ those against autograd.
 """
 
 from byhand.nn.functional.activation import *
+from byhand.nn.functional.attention import *
 from byhand.nn.functional.linear import *
 from byhand.nn.functional.loss import *
 from byhand.nn.functional.recurrent import *
-from byhand.nn.functional.attention import *

@@ -108,11 +108,12 @@ def scaled_dot_product_attention(
     scale=None,
     enable_gqa=False,
 ):
-    """``softmax(Q Kᵀ / √E + mask) V`` for ``Q (..., L, E)``, ``K (..., S, E)``, ``V (..., S, Ev)``.
+    """``softmax(Q Kᵀ / √E + mask) V``; ``Q (..., L, E)``, ``K (..., S, E)``, ``V (..., S, Ev)``
 
     ``attn_mask``: boolean (``True`` = may attend) or additive float, broadcastable to
     ``(..., L, S)``. ``is_causal``: query ``i`` sees keys ``j ≤ i`` (top-left aligned).
-    ``enable_gqa``: ``K``, ``V`` with fewer heads (dim ``-3``) are shared by groups of query heads.
+    ``enable_gqa``: ``K``, ``V`` with fewer heads (dim ``-3``), each shared by a group of
+    query heads.
     A query row that may attend to nothing returns zeros (and a zero gradient), as PyTorch does.
     """
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
@@ -242,7 +243,8 @@ def multi_head_attention_forward(
     is_causal=False,
 ):
     """Multi-head attention, time first: ``query (L, N, E)``, ``key (S, N, kdim)``,
-    ``value (S, N, vdim)`` (or unbatched ``(L, E)``...). Returns ``(output (L, N, E), weights)``.
+    ``value (S, N, vdim)`` (or unbatched ``(L, E)``...). Returns
+    ``(output (L, N, E), weights)``.
 
     Project, split ``E`` into ``num_heads`` heads of ``E / num_heads``, attend per head, merge,
     project out. Masks: boolean ``True`` (or ``-inf``) = ignore; ``key_padding_mask (N, S)``,
@@ -397,13 +399,14 @@ def local_attention(
 
     Blockwise in ``O(L·window)`` memory: queries in blocks of ``B = window``; block ``b`` only
     needs the keys of blocks ``b - 1, b, b + 1``, ``3B`` of them, masked to the band. Keys are
-    windowed by ``unfold`` (a view); scores are ``(..., L/B, B, 3B)`` instead of ``(..., L, L)``.
+    windowed by ``unfold`` (a view); scores are ``(..., L/B, B, 3B)``, not ``(..., L, L)``.
     ``key_padding_mask (N, L)``: ``True`` = padding, for ``(N, H, L, E)`` inputs.
     """
     length = query.shape[-2]
     if key.shape[-2] != length or value.shape[-2] != length:
         raise ValueError(
-            "local_attention is self-attention over one sequence: query, key and value need the "
+            "local_attention is self-attention over one sequence: query, key and value need "
+            "the "
             f"same length L, got {_shape(query)}, {_shape(key)}, {_shape(value)}"
         )
     if window < 0:

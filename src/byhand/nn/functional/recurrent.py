@@ -1,7 +1,7 @@
 """Recurrent cells and the loop that runs them over a sequence: RNN, LSTM, GRU.
 
-Each cell is written as a *step*: the input's contribution ``x W_ihᵀ + b_ih`` is computed for all
-time steps at once (one big matmul), and the step adds the hidden state's contribution and
+Each cell is written as a *step*: the input's contribution ``x W_ihᵀ + b_ih`` is computed for
+all time steps at once (one big matmul), and the step adds the hidden state's contribution and
 applies the gates. The cells (``lstm_cell``, ...) are the same step with the input projection
 done on the spot. Gate order is PyTorch's: LSTM ``i, f, g, o``; GRU ``r, z, n``.
 ``torch.sigmoid`` and ``torch.tanh`` are used as element-wise primitives, like ``torch.exp``.
@@ -96,9 +96,9 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 def recurrent_layer(input, state, weights, mode, reverse=False):
     """Run one layer in one direction over ``input (T, N, C)``; returns ``(output, state)``.
 
-    ``weights = (w_ih, w_hh, b_ih, b_hh, w_hr)`` (biases and ``w_hr`` may be ``None``); ``state``
-    is ``h (N, H)`` or, for an LSTM, ``(h, c)``. The input projection of every step is one
-    matmul; ``unbind`` hands out its rows so the backward pass gathers them with one ``stack``.
+    ``weights = (w_ih, w_hh, b_ih, b_hh, w_hr)`` (biases and ``w_hr`` may be ``None``);
+    ``state`` is ``h (N, H)`` or, for an LSTM, ``(h, c)``. The input projection of every step
+    is one matmul; ``unbind`` hands out its rows so the backward pass gathers them with one ``stack``.
     """
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
     gates_x = linear(input, w_ih, b_ih).unbind(0)

@@ -12,12 +12,14 @@ from byhand.verify.registry import activations as _activations
 from byhand.verify.registry import linear as _linear
 from byhand.verify.registry import losses as _losses
 from byhand.verify.registry import optim as _optim
+from byhand.verify.registry import sequence as _sequence
 
 REGISTRY = (
     *_linear.ENTRIES,
     *_activations.ENTRIES,
     *_losses.ENTRIES,
     *_optim.ENTRIES,
+    *_sequence.ENTRIES,
 )
 
 
