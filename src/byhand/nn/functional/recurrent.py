@@ -98,7 +98,8 @@ def recurrent_layer(input, state, weights, mode, reverse=False):
 
     ``weights = (w_ih, w_hh, b_ih, b_hh, w_hr)`` (biases and ``w_hr`` may be ``None``);
     ``state`` is ``h (N, H)`` or, for an LSTM, ``(h, c)``. The input projection of every step
-    is one matmul; ``unbind`` hands out its rows so the backward pass gathers them with one ``stack``.
+    is one matmul; ``unbind`` hands out its rows, so the backward pass gathers them with one
+    ``stack``.
     """
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
     gates_x = linear(input, w_ih, b_ih).unbind(0)
