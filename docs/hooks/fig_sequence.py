@@ -7,6 +7,21 @@ import byhand
 from byhand.nn import functional as F
 
 
+def one_thread(draw):
+    """Draw with one thread: tiny ops on a shared, loaded machine thrash a thread pool."""
+
+    def wrapped():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return draw()
+        finally:
+            torch.set_num_threads(threads)
+
+    wrapped.__doc__ = draw.__doc__
+    return wrapped
+
+
 def unrolled_rnn():
     """An RNN unrolled over four steps: the same cell (same weights) at every step."""
     fig, ax = plt.subplots(figsize=(8, 2.8))
@@ -44,14 +59,21 @@ def lstm_gates():
         gates = torch.nn.functional.linear(value.view(1, 1), lstm.weight_ih, lstm.bias_ih)
         i, f, g, o = gates.chunk(4, dim=-1)
         h, c = lstm(value.view(1, 1), (h, c))
-        rows.append([float(torch.sigmoid(i)), float(torch.sigmoid(f)), float(c), float(h)])
+        rows.append(
+            [
+                float(torch.sigmoid(i).detach()),
+                float(torch.sigmoid(f).detach()),
+                float(c.detach()),
+                float(h.detach()),
+            ]
+        )
     rows = torch.tensor(rows)
     fig, axes = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True)
     steps = range(1, len(x) + 1)
     axes[0].bar(steps, x, color="0.7", label="input x")
     axes[0].plot(steps, rows[:, 0], "o-", color="C0", label="input gate i")
     axes[0].plot(steps, rows[:, 1], "s-", color="C1", label="forget gate f")
-    axes[0].set_ylim(-0.05, 1.1)
+    axes[0].set_ylim(-0.05, 1.45)
     axes[0].legend(loc="upper right", ncols=3, frameon=False)
     axes[1].plot(steps, rows[:, 2], "o-", color="C2", label="cell state c")
     axes[1].plot(steps, rows[:, 3], "s-", color="C3", label="output h")
@@ -148,7 +170,7 @@ def local_window():
     axes[0].set_title("window ±2: keys each query sees", fontsize=10)
     axes[0].set_xlabel("key j")
     axes[0].set_ylabel("query i")
-    lengths = [256, 512, 1024, 2048]
+    lengths = [128, 256, 512, 1024]
     full, local = [], []
     for n in lengths:
         q, k, v = (torch.randn(1, 1, n, 16, requires_grad=True) for _ in range(3))
@@ -165,18 +187,19 @@ def local_window():
     return fig
 
 
-def gradient_norms(norm_first, layers=6, seed=0):
-    """Gradient norm of each layer's parameters at initialisation (mean over 3 seeds)."""
+def gradient_norms(norm_first, layers=6, seeds=3):
+    """Gradient norm of each layer's parameters at initialisation (mean over ``seeds``), for
+    the loss ``mean(y ⊙ t)`` with a fixed random target direction ``t``."""
     norms = torch.zeros(layers)
-    for s in range(3):
-        torch.manual_seed(seed + s)
+    for seed in range(seeds):
+        torch.manual_seed(seed)
         layer = byhand.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, norm_first=norm_first)
         encoder = byhand.nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-        x = torch.randn(16, 4, 32)
-        encoder(x).pow(2).mean().backward()
+        x, target = torch.randn(8, 2, 32), torch.randn(8, 2, 32)
+        (encoder(x) * target).mean().backward()
         for i, block in enumerate(encoder.layers):
             grads = [p.grad.flatten() for p in block.parameters()]
-            norms[i] += float(torch.cat(grads).norm()) / 3
+            norms[i] += float(torch.cat(grads).norm()) / seeds
     return norms
 
 
@@ -202,6 +225,6 @@ FIGURES = {
     "lstm-gates.png": lstm_gates,
     "attention-masks.png": attention_masks,
     "relative-bias.png": relative_bias,
-    "local-window.png": local_window,
-    "pre-post-norm.png": pre_post_norm,
+    "local-window.png": one_thread(local_window),
+    "pre-post-norm.png": one_thread(pre_post_norm),
 }
