@@ -17,3 +17,8 @@ from byhand.nn.linear import *
 from byhand.nn.loss import *
 from byhand.nn.mlp import *
 from byhand.nn.normalization import *
+from byhand.nn.attention import *
+from byhand.nn.linear import *
+from byhand.nn.loss import *
+from byhand.nn.recurrent import *
+from byhand.nn.transformer import *

@@ -34,3 +34,42 @@ def uniform_(tensor, low, high):
     """Fill ``tensor`` from ``U(low, high)`` without recording the operation for autograd."""
     with torch.no_grad():
         return tensor.uniform_(low, high)
+
+
+def calculate_fan_in_and_fan_out(tensor):
+    """``(fan_in, fan_out)`` of a weight ``(out, in, *kernel)``: ``in·k`` and ``out·k``."""
+    if tensor.dim() < 2:
+        raise ValueError(
+            f"fan_in/fan_out need a weight with at least 2 dimensions, "
+            f"got {tuple(tensor.shape)}"
+        )
+    receptive = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def xavier_uniform_(tensor, gain=1.0):
+    """Fill from ``U(-b, b)``, ``b = gain · √(6 / (fan_in + fan_out))`` (Glorot, 2010)."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        return tensor.uniform_(-bound, bound)
+
+
+def xavier_normal_(tensor, gain=1.0):
+    """Fill from ``N(0, σ²)``, ``σ = gain · √(2 / (fan_in + fan_out))``."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
+    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        return tensor.normal_(0.0, std)
+
+
+def normal_(tensor, mean=0.0, std=1.0):
+    """Fill from ``N(mean, std²)`` without recording the operation for autograd."""
+    with torch.no_grad():
+        return tensor.normal_(mean, std)
+
+
+def constant_(tensor, value):
+    """Fill with ``value`` without recording the operation for autograd."""
+    with torch.no_grad():
+        return tensor.fill_(value)

@@ -25,3 +25,7 @@ from byhand.nn.functional.linear import *
 from byhand.nn.functional.loss import *
 from byhand.nn.functional.mlp import *
 from byhand.nn.functional.normalization import *
+from byhand.nn.functional.attention import *
+from byhand.nn.functional.linear import *
+from byhand.nn.functional.loss import *
+from byhand.nn.functional.recurrent import *

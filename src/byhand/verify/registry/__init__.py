@@ -15,6 +15,7 @@ from byhand.verify.registry import layers as _layers
 from byhand.verify.registry import linear as _linear
 from byhand.verify.registry import losses as _losses
 from byhand.verify.registry import optim as _optim
+from byhand.verify.registry import sequence as _sequence
 
 REGISTRY = (
     *_linear.ENTRIES,
@@ -24,6 +25,7 @@ REGISTRY = (
     *_losses.ENTRIES,
     *_optim.ENTRIES,
     *_classic.ENTRIES,
+    *_sequence.ENTRIES,
 )
 
 

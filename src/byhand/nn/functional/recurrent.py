@@ -1,0 +1,159 @@
+"""Recurrent cells and the loop that runs them over a sequence: RNN, LSTM, GRU.
+
+Each cell is written as a *step*: the input's contribution ``x W_ihᵀ + b_ih`` is computed for
+all time steps at once (one big matmul), and the step adds the hidden state's contribution and
+applies the gates. The cells (``lstm_cell``, ...) are the same step with the input projection
+done on the spot. Gate order is PyTorch's: LSTM ``i, f, g, o``; GRU ``r, z, n``.
+``torch.sigmoid`` and ``torch.tanh`` are used as element-wise primitives, like ``torch.exp``.
+"""
+
+import torch
+
+from byhand.nn._interim import dropout
+from byhand.nn.functional.linear import linear
+
+__all__ = [
+    "rnn_step",
+    "lstm_step",
+    "gru_step",
+    "rnn_tanh_cell",
+    "rnn_relu_cell",
+    "lstm_cell",
+    "gru_cell",
+    "recurrent_layer",
+    "recurrent",
+]
+
+
+# --8<-- [start:steps]
+def rnn_step(gates_x, h, w_hh, b_hh=None, nonlinearity="tanh"):
+    """Elman step: ``h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``; ``gates_x`` is the first half.
+
+    Shapes: ``gates_x (N, H)``, ``h (N, H)``, ``w_hh (H, H)``.
+    """
+    pre = gates_x + linear(h, w_hh, b_hh)
+    return torch.tanh(pre) if nonlinearity == "tanh" else torch.relu(pre)
+
+
+def lstm_step(gates_x, h, c, w_hh, b_hh=None, w_hr=None):
+    """LSTM step; ``gates_x (N, 4H)`` holds ``x W_ihᵀ + b_ih`` for the gates ``i, f, g, o``.
+
+    ``i, f, o = σ(·)``, ``g = tanh(·)``; ``c' = f ⊙ c + i ⊙ g``; ``h' = o ⊙ tanh(c')``, then
+    ``h' W_hrᵀ`` when there is a projection (``proj_size > 0``). Returns ``(h', c')``.
+    """
+    gates = gates_x + linear(h, w_hh, b_hh)
+    i, f, g, o = gates.chunk(4, dim=-1)
+    c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_next = torch.sigmoid(o) * torch.tanh(c_next)
+    if w_hr is not None:
+        h_next = linear(h_next, w_hr)
+    return h_next, c_next
+
+
+def gru_step(gates_x, h, w_hh, b_hh=None):
+    """GRU step; ``gates_x (N, 3H)`` holds ``x W_ihᵀ + b_ih`` for ``r, z, n``.
+
+    ``r = σ(x_r + h_r)``, ``z = σ(x_z + h_z)``, ``n = tanh(x_n + r ⊙ (h W_hnᵀ + b_hn))``,
+    ``h' = (1 - z) ⊙ n + z ⊙ h``. The reset gate multiplies ``h W_hnᵀ + b_hn``, bias included.
+    """
+    x_r, x_z, x_n = gates_x.chunk(3, dim=-1)
+    h_r, h_z, h_n = linear(h, w_hh, b_hh).chunk(3, dim=-1)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return n + z * (h - n)
+
+
+# --8<-- [end:steps]
+
+
+# --8<-- [start:cells]
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman step with ``tanh``: ``(N, C)``, ``(N, H)`` → ``(N, H)``."""
+    return rnn_step(linear(input, w_ih, b_ih), hx, w_hh, b_hh, "tanh")
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One Elman step with ``relu``: ``(N, C)``, ``(N, H)`` → ``(N, H)``."""
+    return rnn_step(linear(input, w_ih, b_ih), hx, w_hh, b_hh, "relu")
+
+
+def lstm_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step: ``(N, C)`` and ``hx = (h, c)`` → ``(h', c')``."""
+    h, c = hx
+    return lstm_step(linear(input, w_ih, b_ih), h, c, w_hh, b_hh)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step: ``(N, C)``, ``(N, H)`` → ``(N, H)``."""
+    return gru_step(linear(input, w_ih, b_ih), hx, w_hh, b_hh)
+
+
+# --8<-- [end:cells]
+
+
+# --8<-- [start:recurrent]
+def recurrent_layer(input, state, weights, mode, reverse=False):
+    """Run one layer in one direction over ``input (T, N, C)``; returns ``(output, state)``.
+
+    ``weights = (w_ih, w_hh, b_ih, b_hh, w_hr)`` (biases and ``w_hr`` may be ``None``);
+    ``state`` is ``h (N, H)`` or, for an LSTM, ``(h, c)``. The input projection of every step
+    is one matmul; ``unbind`` hands out its rows, so the backward pass gathers them with one
+    ``stack``.
+    """
+    w_ih, w_hh, b_ih, b_hh, w_hr = weights
+    gates_x = linear(input, w_ih, b_ih).unbind(0)
+    order = range(len(gates_x) - 1, -1, -1) if reverse else range(len(gates_x))
+    outputs = [None] * len(gates_x)
+    for t in order:
+        if mode == "LSTM":
+            state = lstm_step(gates_x[t], *state, w_hh, b_hh, w_hr)
+            outputs[t] = state[0]
+        else:
+            if mode == "GRU":
+                state = gru_step(gates_x[t], state, w_hh, b_hh)
+            else:
+                state = rnn_step(
+                    gates_x[t], state, w_hh, b_hh, mode.removeprefix("RNN_").lower()
+                )
+            outputs[t] = state
+    if not outputs:  # an empty sequence: no output rows, the state passes through
+        width = (state[0] if mode == "LSTM" else state).shape[-1]
+        return input.new_zeros(0, input.shape[1], width), state
+    return torch.stack(outputs), state
+
+
+def recurrent(input, hx, weights, mode, num_layers, dropout_p, training, bidirectional):
+    """A stack of recurrent layers over ``input (T, N, C)``, time first.
+
+    ``hx`` is ``h0 (L·D, N, H)`` or ``(h0, c0)`` for an LSTM, rows ordered layer by layer,
+    forward direction first; ``weights[l·D + d]`` are the weights of layer ``l``, direction
+    ``d``. Layer ``l + 1`` reads the (concatenated) outputs of layer ``l``, after dropout in
+    training. Returns ``output (T, N, D·H)`` and ``h_n`` (or ``(h_n, c_n)``) shaped like ``hx``.
+    """
+    directions = 2 if bidirectional else 1
+    lstm = mode == "LSTM"
+    finals = []
+    layer_input = input
+    for layer in range(num_layers):
+        outputs = []
+        for direction in range(directions):
+            row = layer * directions + direction
+            state = (hx[0][row], hx[1][row]) if lstm else hx[row]
+            out, state = recurrent_layer(
+                layer_input, state, weights[row], mode, reverse=direction == 1
+            )
+            outputs.append(out)
+            finals.append(state)
+        layer_input = outputs[0] if directions == 1 else torch.cat(outputs, dim=-1)
+        if dropout_p > 0 and training and layer < num_layers - 1:
+            layer_input = dropout(layer_input, dropout_p, training)
+    if lstm:
+        return layer_input, (
+            torch.stack([h for h, _ in finals]),
+            torch.stack([c for _, c in finals]),
+        )
+    return layer_input, torch.stack(finals)
+
+
+# --8<-- [end:recurrent]

@@ -1,0 +1,290 @@
+"""Transformer layers: ``TransformerEncoderLayer``, ``TransformerEncoder`` and
+``TransformerDecoderLayer``, drop-ins for ``torch.nn``'s (same sub-module names, so the
+state_dicts load both ways, and the same draws from the same seed)."""
+
+import copy
+
+import torch
+
+from byhand.nn import functional as F
+from byhand.nn._interim import Dropout, LayerNorm, gelu
+from byhand.nn.attention import MultiheadAttention
+from byhand.nn.linear import Linear
+
+__all__ = ["TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer"]
+
+ACTIVATIONS = {"relu": F.relu, "gelu": gelu}
+
+
+def _activation(activation):
+    """A name (``"relu"``, ``"gelu"``) or any callable; PyTorch's code for the two it knows."""
+    if isinstance(activation, str):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation should be relu/gelu, not {activation}")
+        activation = ACTIVATIONS[activation]
+    if activation in (F.relu, torch.nn.functional.relu) or isinstance(
+        activation, torch.nn.ReLU
+    ):
+        return activation, 1
+    if activation in (gelu, torch.nn.functional.gelu) or isinstance(activation, torch.nn.GELU):
+        return activation, 2
+    return activation, 0
+
+
+# --8<-- [start:encoder_layer]
+class TransformerEncoderLayer(torch.nn.Module):
+    """Self-attention then a feed-forward network, each inside a residual connection.
+
+    Post-norm (``norm_first=False``, the 2017 paper): ``x = norm1(x + SA(x))``,
+    ``x = norm2(x + FF(x))``. Pre-norm: ``x = x + SA(norm1(x))``, ``x = x + FF(norm2(x))``,
+    which leaves an identity path from input to output. ``FF(x) = W₂ dropout(act(W₁ x))``.
+    """
+
+    def __init__(
+        self,
+        d_model,
+        nhead,
+        dim_feedforward=2048,
+        dropout=0.1,
+        activation=F.relu,
+        layer_norm_eps=1e-5,
+        batch_first=False,
+        norm_first=False,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **factory
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation, self.activation_relu_or_gelu = _activation(activation)
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.dropout2(x)
+
+
+# --8<-- [end:encoder_layer]
+
+
+# --8<-- [start:encoder]
+def generate_square_subsequent_mask(size, device=None, dtype=None):
+    """``(size, size)`` additive causal mask: ``0`` on and below the diagonal, ``-inf``
+    above."""
+    full = torch.full((size, size), float("-inf"), device=device, dtype=dtype)
+    return torch.triu(full, diagonal=1)
+
+
+class TransformerEncoder(torch.nn.Module):
+    """``num_layers`` deep copies of ``encoder_layer`` applied in turn, then ``norm`` if given.
+
+    PyTorch's encoder, in ``eval()`` without autograd and with a ``src_key_padding_mask`` (and
+    no ``mask``), runs on nested tensors and returns **zeros at the padded positions**; this one
+    does the same, so the two agree everywhere (see the page's pitfalls).
+    """
+
+    def __init__(
+        self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True
+    ):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(
+            copy.deepcopy(encoder_layer) for _ in range(num_layers)
+        )
+        self.num_layers, self.norm = num_layers, norm
+        self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        self.use_nested_tensor = enable_nested_tensor and self._nested_layer(encoder_layer)
+
+    @staticmethod
+    def _nested_layer(layer):
+        """The layer configurations for which PyTorch's encoder uses nested tensors."""
+        kinds = (TransformerEncoderLayer, torch.nn.TransformerEncoderLayer)
+        attention = getattr(layer, "self_attn", None)
+        return (
+            isinstance(layer, kinds)
+            and not layer.norm_first
+            and attention.batch_first
+            and attention._qkv_same_embed_dim
+            and attention.in_proj_bias is not None
+            and bool(layer.activation_relu_or_gelu)
+            and layer.norm1.eps == layer.norm2.eps
+            and attention.num_heads % 2 == 0
+        )
+
+    def _zeroes_padding(self, src, mask, padding):
+        """Whether PyTorch would take its nested-tensor path for this call."""
+        if not (self.use_nested_tensor and torch.backends.mha.get_fastpath_enabled()):
+            return False
+        if self.layers[0].training or src.dim() != 3 or padding is None or mask is not None:
+            return False
+        if padding.dtype != torch.bool:
+            padding = padding != 0
+        if self.mask_check and bool((padding[:, 1:] < padding[:, :-1]).any()):
+            return False  # padding must be at the end of each sequence (left-aligned)
+        first = self.layers[0]
+        tensors = [src, *first.parameters()]
+        return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        batch_first = self.layers[0].self_attn.batch_first
+        if is_causal is None and mask is not None:  # detect a causal mask, as PyTorch does
+            length = src.shape[0] if src.dim() == 2 else src.shape[1 if batch_first else 0]
+            causal = generate_square_subsequent_mask(length, mask.device, torch.float64)
+            additive = mask.to(torch.float64)
+            if mask.dtype == torch.bool:
+                additive = torch.zeros_like(additive).masked_fill(mask, float("-inf"))
+            is_causal = additive.shape == causal.shape and bool((additive == causal).all())
+        zero_padding = self._zeroes_padding(src, mask, src_key_padding_mask)
+        output = src
+        for layer in self.layers:
+            output = layer(
+                output,
+                src_mask=mask,
+                src_key_padding_mask=src_key_padding_mask,
+                is_causal=bool(is_causal),
+            )
+        if zero_padding:
+            padded = (
+                src_key_padding_mask
+                if src_key_padding_mask.dtype == torch.bool
+                else (src_key_padding_mask != 0)
+            )
+            padded = padded if batch_first else padded.transpose(0, 1)
+            output = output.masked_fill(padded.unsqueeze(-1), 0.0)
+        if self.norm is not None:
+            output = self.norm(output)
+        return output
+
+
+# --8<-- [end:encoder]
+
+
+# --8<-- [start:decoder_layer]
+class TransformerDecoderLayer(torch.nn.Module):
+    """Self-attention over the target, attention to the encoder's ``memory``, feed-forward;
+    each in a residual connection, normalised after (``norm_first=False``) or before."""
+
+    def __init__(
+        self,
+        d_model,
+        nhead,
+        dim_feedforward=2048,
+        dropout=0.1,
+        activation=F.relu,
+        layer_norm_eps=1e-5,
+        batch_first=False,
+        norm_first=False,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.self_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, **factory
+        )
+        self.multihead_attn = MultiheadAttention(
+            d_model, nhead, dropout=dropout, batch_first=batch_first, bias=bias, **factory
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(activation)[0]
+
+    def forward(
+        self,
+        tgt,
+        memory,
+        tgt_mask=None,
+        memory_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        tgt_is_causal=False,
+        memory_is_causal=False,
+    ):
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(
+                self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal
+            )
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(
+                x
+                + self._mha_block(
+                    x, memory, memory_mask, memory_key_padding_mask, memory_is_causal
+                )
+            )
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            is_causal=is_causal,
+            need_weights=False,
+        )[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, memory, attn_mask, key_padding_mask, is_causal):
+        x = self.multihead_attn(
+            x,
+            memory,
+            memory,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            is_causal=is_causal,
+            need_weights=False,
+        )[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        x = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return self.dropout3(x)
+
+
+# --8<-- [end:decoder_layer]
