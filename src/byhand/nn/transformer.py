@@ -7,9 +7,11 @@ import copy
 import torch
 
 from byhand.nn import functional as F
-from byhand.nn._interim import Dropout, LayerNorm, gelu
 from byhand.nn.attention import MultiheadAttention
+from byhand.nn.dropout import Dropout
+from byhand.nn.functional.activation import gelu
 from byhand.nn.linear import Linear
+from byhand.nn.normalization import LayerNorm
 
 __all__ = ["TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer"]
 

@@ -10,8 +10,8 @@ import math
 import torch
 import torch.nn.functional as torch_functional
 
-from byhand.nn._interim import dropout
 from byhand.nn.functional.activation import softmax
+from byhand.nn.functional.dropout import dropout
 from byhand.nn.functional.linear import linear
 
 __all__ = [

@@ -9,7 +9,7 @@ done on the spot. Gate order is PyTorch's: LSTM ``i, f, g, o``; GRU ``r, z, n``.
 
 import torch
 
-from byhand.nn._interim import dropout
+from byhand.nn.functional.dropout import dropout
 from byhand.nn.functional.linear import linear
 
 __all__ = [

@@ -1,11 +1,9 @@
 """The registry: one entry per hand-written block, naming its twin (or oracle) and its inputs.
 
-One module per chapter (``linear.py``, ``activations.py``, ``losses.py``, ``optim.py``, ...),
-each
-defining ``ENTRIES``; ``REGISTRY`` below is the one table they make together. Tests
-(``tests/test_registry.py``), ``python -m byhand.verify``, the docs build (the Verification page
-and
-each block's "Checked against" box) and ``benchmarks/`` all read it.
+One module per chapter (``linear.py``, ``conv.py``, ``activations.py``, ``losses.py``, ...),
+each defining ``ENTRIES``; ``REGISTRY`` below is the one table they make together. Tests
+(``tests/test_registry.py``), ``python -m byhand.verify``, the docs build (the Verification
+page and each block's "Checked against" box) and ``benchmarks/`` all read it.
 """
 
 from byhand.verify.registry import activations as _activations

@@ -569,7 +569,7 @@ def _encoder_layer():
 def _encoder():
     def build(nn, layer_kwargs, num_layers, final_norm):
         layer = nn.TransformerEncoderLayer(**layer_kwargs)
-        norm_class = byhand.nn._interim.LayerNorm if nn is byhand.nn else torch.nn.LayerNorm
+        norm_class = byhand.nn.LayerNorm if nn is byhand.nn else torch.nn.LayerNorm
         norm = norm_class(layer_kwargs["d_model"]) if final_norm else None
         return nn.TransformerEncoder(layer, num_layers, norm=norm)
 
