@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_functional
 
+from byhand.nn import normalization as byhand_normalization
 from byhand.train.errors import UsageError
 
 __all__ = [
@@ -25,6 +26,9 @@ __all__ = [
     "AllReduceBatchNorm",
     "sum_across",
 ]
+
+# The batch norms --sync-bn converts: PyTorch's and byhand's own (same arguments, same buffers).
+BATCH_NORMS = (torch.nn.modules.batchnorm._BatchNorm, byhand_normalization._BatchNorm)
 
 
 @dataclasses.dataclass
@@ -85,20 +89,25 @@ def sum_across(values, device, run):
 def convert_sync_batchnorm(model, device):
     """Batch statistics over the whole global batch instead of each process's share.
 
-    On CUDA this is ``torch.nn.SyncBatchNorm``. PyTorch's SyncBatchNorm refuses CPU tensors, so
-    on the CPU (gloo) every ``BatchNorm*d`` becomes an :class:`AllReduceBatchNorm`: the same
-    parameters and buffers, its statistics summed across processes with
-    ``torch.distributed.nn.functional.all_reduce`` (PyTorch's collective, differentiable).
+    Every batch norm, ``torch.nn``'s or byhand's, becomes ``torch.nn.SyncBatchNorm`` on CUDA.
+    PyTorch's SyncBatchNorm refuses CPU tensors, so on the CPU (gloo) it becomes an
+    :class:`AllReduceBatchNorm` instead: the same parameters and buffers, its statistics summed
+    across processes with ``torch.distributed.nn.functional.all_reduce`` (PyTorch's collective,
+    differentiable).
     """
-    if device.type == "cuda":
-        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    synced = torch.nn.SyncBatchNorm if device.type == "cuda" else AllReduceBatchNorm
     for name, child in model.named_children():
-        if isinstance(child, torch.nn.modules.batchnorm._BatchNorm):
-            replacement = AllReduceBatchNorm(
-                child.num_features, child.eps, child.momentum, child.affine
+        if isinstance(child, BATCH_NORMS) and not isinstance(child, synced):
+            replacement = synced(
+                child.num_features,
+                child.eps,
+                child.momentum,
+                child.affine,
+                child.track_running_stats,
             )
             replacement.load_state_dict(child.state_dict())
-            setattr(model, name, replacement.to(child.weight.device))
+            where = next(iter(child.state_dict().values()), torch.empty(0, device=device))
+            setattr(model, name, replacement.to(where.device))
         else:
             convert_sync_batchnorm(child, device)
     return model
