@@ -123,9 +123,14 @@ class Step:
         self.out_dir = self._tmp / "out"
         self.out_dir.mkdir()
         argv = [str(self.out_dir) if a is Step.OUT else str(a) for a in args]
+        # Several steps run at once on few cores: one thread each, so they do not fight over
+        # the cores (a torch thread pool waits for its slowest thread). OMP_NUM_THREADS set by
+        # the caller wins.
+        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         self.process = subprocess.Popen(
             [sys.executable, *argv],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -101,7 +101,10 @@ def batchnorm_backward(dout, cache):
 
 # --8<-- [start:batchnorm_backward_alt]
 def batchnorm_backward_alt(dout, cache):
-    """The same gradient in closed form: dx = (1/σ) · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))."""
+    """The same gradient in closed form.
+
+    ``dx = (1/σ) · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))``.
+    """
     x_hat, gamma, centred, _, inv_std, _, _ = cache
     dgamma = (dout * x_hat).sum(axis=0)
     dbeta = dout.sum(axis=0)

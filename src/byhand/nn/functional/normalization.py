@@ -90,8 +90,9 @@ class BatchNormTrain(torch.autograd.Function):
 
     Forward: ``y = γ · (x − μ_c) / √(σ²_c + ε) + β`` with ``μ_c``, ``σ²_c`` (biased) over every
     axis but ``C``; also returns ``μ_c`` and ``σ²_c`` (not differentiable) for running stats.
-    Backward, with ``M`` values per channel, ``x̂`` the standardised input and ``r = 1/√(σ²+ε)``:
-    ``dx = γ r / M · (M g − Σg − x̂ Σ(g x̂))``, ``dγ = Σ(g x̂)``, ``dβ = Σg``.
+    Backward, with ``M`` values per channel, ``x̂`` the standardised input and
+    ``r = 1/√(σ²+ε)``: ``dx = γ r / M · (M g − Σg − x̂ Σ(g x̂))``, ``dγ = Σ(g x̂)``,
+    ``dβ = Σg``.
     """
 
     @staticmethod
