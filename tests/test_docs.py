@@ -64,16 +64,6 @@ def test_there_are_pages():
 CODE_COLUMN = 96
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>.*)$")
 NOTEBOOKS = sorted((ROOT / "docs").rglob("*.ipynb"))
-# Pages whose owners have not yet shortened their lines (listed so the suite stays green while
-# they do). strict=True: once a page fits, its entry must go.
-_OWNER = "code lines over 96 characters, to be shortened by the {} chapter"
-TOO_WIDE_FOR_NOW = {
-    "activations/index.md": _OWNER.format("activations"),
-    "losses/cross-entropy.md": _OWNER.format("losses"),
-    "losses/mse.md": _OWNER.format("losses"),
-    "modules/linear.md": _OWNER.format("modules"),
-    "optim/sgd.md": _OWNER.format("optimizers"),
-}
 
 
 def _width(line):
@@ -120,15 +110,7 @@ def too_wide(numbered_lines):
     ]
 
 
-def _page_param(page):
-    name = str(page.relative_to(ROOT / "docs"))
-    if name in TOO_WIDE_FOR_NOW:
-        reason = TOO_WIDE_FOR_NOW[name]
-        return pytest.param(page, id=name, marks=pytest.mark.xfail(reason=reason, strict=True))
-    return pytest.param(page, id=name)
-
-
-@pytest.mark.parametrize("page", [_page_param(p) for p in PAGES])
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT / "docs")))
 def test_code_lines_fit_the_column(page):
     """Every line of every code block a page shows, includes expanded, fits the code column."""
     wide = too_wide(code_lines(_expanded(page)))
