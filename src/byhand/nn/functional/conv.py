@@ -8,7 +8,7 @@ of one; ``deform_conv2d`` samples its windows bilinearly at learned offsets.
 
 import torch
 
-from byhand.nn.functional.pooling import avg_pool2d
+from byhand.nn.functional.pooling import _pair, avg_pool2d
 
 __all__ = [
     "conv_output_size",
@@ -23,18 +23,6 @@ __all__ = [
     "deform_conv2d",
     "octave_conv2d",
 ]
-
-
-def _pair(value, name="argument"):
-    """``3 -> (3, 3)``; a pair stays a pair."""
-    if isinstance(value, int):
-        return (value, value)
-    value = tuple(value)
-    if len(value) == 1:
-        return (value[0], value[0])
-    if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value}")
-    return value
 
 
 # --8<-- [start:conv_output_size]

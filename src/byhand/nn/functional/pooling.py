@@ -16,7 +16,8 @@ __all__ = [
 ]
 
 
-def _pair(value, name):
+def _pair(value, name="argument"):
+    """``3 -> (3, 3)``; a pair stays a pair (shared with ``conv.py``)."""
     if isinstance(value, int):
         return (value, value)
     value = tuple(value)
