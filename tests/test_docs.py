@@ -253,3 +253,42 @@ def test_identical_train_and_eval_rows_collapse():
         ("train", "b"),
         ("eval", "b"),
     ]
+
+
+def test_pages_are_rendered_once_only_under_serve(monkeypatch):
+    """``serve.py`` caches a page's rendering under ``serve``; ``mkdocs build`` renders afresh."""
+    from mkdocs.structure.pages import Page
+
+    monkeypatch.setattr(Page, "render", Page.render)  # restored after the test
+    serve = _hook("serve")
+    serve.on_startup("build", False)
+    assert not getattr(Page.render, "byhand_cached", False)
+
+    calls = []
+
+    def render(page, config, files):
+        calls.append(page.markdown)
+        page.content, page.toc, page._title_from_render = f"<p>{page.markdown}</p>", [], None
+        page.present_anchor_ids, page.links_to_anchors = set(), {}
+
+    monkeypatch.setattr(Page, "render", render)
+    serve.on_startup("serve", False)
+    assert Page.render.byhand_cached
+
+    class FakePage:
+        def __init__(self, markdown):
+            self.markdown, self.links_to_anchors = markdown, None
+            self.file = type("F", (), {"src_uri": "a.md"})()
+
+    serve._store["digest"] = "d1"
+    for source in ("one", "one", "two", "one"):
+        page = FakePage(source)
+        Page.render(page, None, None)
+        assert page.content == f"<p>{source}</p>"
+    assert calls == ["one", "two"]  # the same Markdown is converted once
+    serve._store["digest"] = "d2"  # src/ changed: everything is converted again
+    Page.render(FakePage("one"), None, None)
+    assert calls == ["one", "two", "one"]
+    serve.on_startup("build", False)  # leave the build steps uncached for the other tests
+    serve._store["renders"].clear()
+    serve._store["digest"] = None
