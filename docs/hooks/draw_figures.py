@@ -23,6 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.collections  # noqa: E402
 import matplotlib.colors  # noqa: E402
+import matplotlib.figure  # noqa: E402
 import matplotlib.lines  # noqa: E402
 import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
@@ -79,6 +80,51 @@ def neutralise(fig):
                     getattr(artist, f"set_{attr}")(new if len(new) > 1 else new[0])
 
 
+DPI = 110
+# tests/browser/check_site.py reads this PNG text chunk: the pixel height of the figure's smallest
+# text as drawn; scaled by how much narrower the page shows the PNG, it must stay readable.
+TEXT_SIZE_KEY = "byhand:min-text-px"
+
+
+def smallest_text_px(fig, dpi=DPI):
+    """Font size in pixels of the smallest non-empty, visible text drawn in ``fig``."""
+    sizes = [
+        text.get_fontsize() * dpi / 72
+        for text in fig.findobj(matplotlib.text.Text)
+        if text.get_visible() and text.get_text().strip() and text.get_figure() is not None
+    ]
+    return min(sizes, default=float("inf"))
+
+
+COLUMN_PX = 812  # the page's content column at a 1280-pixel window (docs/stylesheets/extra.css)
+MIN_TEXT_PX = 9.5  # on screen; tests/browser/check_site.py fails a figure below 9 px
+
+
+def readable_text(fig, dpi=DPI):
+    """Raise every text of ``fig`` that the page would show smaller than ``MIN_TEXT_PX``.
+
+    A figure wider than the column is shown scaled down to it, its text with it: a 12-inch figure
+    at 110 dpi is 1320 px, shown at 812, so a 7-point legend lands at 6.6 px. The smallest size
+    in points that stays readable therefore grows with the figure's width.
+    """
+    width_px = fig.get_figwidth() * dpi
+    shown = min(1.0, COLUMN_PX / width_px)
+    min_points = MIN_TEXT_PX / shown * 72 / dpi
+    for text in fig.findobj(matplotlib.text.Text):
+        if text.get_fontsize() < min_points:
+            text.set_fontsize(min_points)
+
+
+_tight_layout = matplotlib.figure.Figure.tight_layout
+
+
+def _readable_tight_layout(fig, *args, **kwargs):
+    """Every chapter lays its figure out last with ``tight_layout``: raise small text first, so
+    the layout makes room for the text at the size the page will show."""
+    readable_text(fig)
+    return _tight_layout(fig, *args, **kwargs)
+
+
 def figure_modules():
     """Every ``fig_*.py`` beside this file, imported, in name order."""
     modules = []
@@ -107,10 +153,16 @@ def main(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plt.rcParams.update(STYLE)
+    matplotlib.figure.Figure.tight_layout = _readable_tight_layout
     for name, draw in all_figures().items():
         fig = draw()
         neutralise(fig)
-        fig.savefig(out / name, dpi=110, metadata={"Software": None})
+        readable_text(fig)
+        fig.canvas.draw()  # lays the figure out: tick labels exist only once drawn
+        size = smallest_text_px(fig)
+        fig.savefig(
+            out / name, dpi=DPI, metadata={"Software": None, TEXT_SIZE_KEY: f"{size:.2f}"}
+        )
         plt.close(fig)
         print(name)
 

@@ -116,7 +116,7 @@ COMPARED = [
 def optimizer_trajectories():
     """Every byhand optimizer for 200 steps on Rosenbrock from (-1.5, 2) and on a noisy
     ill-conditioned quadratic ½(w₁² + 50 w₂²) + gradient noise σ = 1, from (-4, 1.5)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.9))
     problems = [
         (
             "Rosenbrock (minimum at (1, 1))",
@@ -143,18 +143,23 @@ def optimizer_trajectories():
             indexing="xy",
         )
         surface = loss(torch.stack([g1, g2]))
-        ax.contour(g1, g2, torch.log1p(surface), levels=15, colors="0.6", linewidths=0.5)
+        # Faint contours under thick paths: the paths are what the figure is about.
+        ax.contour(
+            g1, g2, torch.log1p(surface), levels=12, colors="0.5", linewidths=0.4, alpha=0.35
+        )
         for index, (name, make) in enumerate(COMPARED):
             path, _ = _path(make, loss, start, 200, noise=noise)
-            ax.plot(path[:, 0], path[:, 1], "-", lw=1, color=f"C{index}", label=name)
-        ax.plot(*best, "*", ms=12, color="C3")
+            ax.plot(path[:, 0], path[:, 1], "-", lw=1.6, color=f"C{index}", label=name)
+        ax.plot(*best, "*", ms=12, color="C3", zorder=5)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("$w_1$")
         ax.set_ylabel("$w_2$")
-    axes[0].legend(frameon=False, fontsize=7, loc="lower left")
-    fig.tight_layout()
+    # One legend for both panels, below them, where it hides no path.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, frameon=False, fontsize=9)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
 
 
