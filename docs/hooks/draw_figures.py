@@ -115,6 +115,25 @@ def readable_text(fig, dpi=DPI):
             text.set_fontsize(min_points)
 
 
+def magnitude_image(values, signed=True):
+    """An RGBA image of a filter response that is transparent where the response is zero.
+
+    A response map drawn with a colour map is a bright rectangle on the dark palette; here the
+    page's own background shows through and only the response is drawn: its size as opacity,
+    its sign as colour (orange positive, a light blue negative; orange alone when ``signed`` is
+    false), both readable on white and on the dark palette.
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    scale = np.percentile(np.abs(values), 99.5) or 1.0
+    alpha = np.clip(np.abs(values) / scale, 0, 1)
+    positive = matplotlib.colors.to_rgb("C1")
+    negative = matplotlib.colors.to_rgb("#4a9be0")
+    rgb = np.where((values >= 0)[..., None], positive, negative)
+    return np.concatenate([rgb, alpha[..., None]], axis=-1)
+
+
 _tight_layout = matplotlib.figure.Figure.tight_layout
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from draw_figures import magnitude_image
 from sklearn.datasets import load_digits, load_sample_image
 from threadpoolctl import threadpool_limits
 
@@ -339,7 +340,7 @@ def bn_vs_init_scale():
             label=name,
         )
     axes[0].set_ylabel("final accuracy")
-    axes[1].set_ylabel("final training loss (mean of last 10 steps)")
+    axes[1].set_ylabel("training loss (last 10 steps)")
     for ax in axes[:2]:
         ax.set_xlabel("weight scale")
         ax.legend(frameon=False, fontsize=7)
@@ -362,7 +363,7 @@ def bn_vs_init_scale():
     )
     fig.suptitle("5 hidden layers of 64, digits, Adam lr 1e-3, 5 epochs", fontsize=9)
     _note(fig, finding)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.07, 1, 0.93))
     return fig
 
 
@@ -512,7 +513,7 @@ def overfit_fifty():
         f"Final training accuracy {train:.3f}, validation {val:.3f}, last loss "
         f"{solver.loss_history[-1]:.2e}: {verdict}.",
     )
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.07, 1, 0.93))
     return fig
 
 
@@ -536,9 +537,10 @@ def conv_filters():
         axes[row, 0].imshow(x[row].transpose(1, 2, 0).astype(np.uint8))
         for col in range(3):
             channel = out[row, col]
-            if col:
-                channel = np.abs(channel)
-            axes[row, col + 1].imshow(channel, cmap="gray")
+            if col:  # edge strength as opacity, on the page's own background
+                axes[row, col + 1].imshow(magnitude_image(channel, signed=False))
+            else:
+                axes[row, col + 1].imshow(channel, cmap="gray")
         for col in range(4):
             axes[row, col].set_axis_off()
             axes[row, col].set_title(titles[col], fontsize=9)

@@ -5,6 +5,7 @@ import functools
 
 import matplotlib.pyplot as plt
 import torch
+from draw_figures import magnitude_image
 
 import byhand
 from byhand.nn import functional as F
@@ -148,7 +149,10 @@ def hand_set_filters():
     axes[0].imshow(image[0, 0], cmap="gray")
     axes[0].set_title("input")
     for ax, name, fmap in zip(axes[1:], kernels, maps):
-        ax.imshow(fmap, cmap="gray" if name == "box blur" else "RdBu")
+        if name == "box blur":
+            ax.imshow(fmap, cmap="gray")
+        else:  # the response alone, on the page's background: red > 0, blue < 0
+            ax.imshow(magnitude_image(fmap))
         ax.set_title(name, fontsize=9)
     for ax in axes:
         ax.set_xticks([])

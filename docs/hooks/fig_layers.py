@@ -1,7 +1,6 @@
 """Figures of the normalisation, dropout and MLP pages (docs/modules/)."""
 
 import matplotlib.pyplot as plt
-import numpy as np
 import torch
 
 import byhand
@@ -30,24 +29,43 @@ def norm_axes():
         ("InstanceNorm", byhand.nn.InstanceNorm1d(C).double()),
         ("GroupNorm (3 groups)", byhand.nn.GroupNorm(3, C).double()),
     ]
-    fig = plt.figure(figsize=(11, 3.4))
+    fig = plt.figure(figsize=(10, 3.3))
     for i, (name, layer) in enumerate(layers):
         ax = fig.add_subplot(1, 4, i + 1, projection="3d")
         with torch.no_grad():
             together = _normalised_together(layer)
-        # voxel axes: x = channels, y = batch, z = H·W
-        filled = np.ones((C, N, HW), dtype=bool)
-        colours = np.empty(filled.shape, dtype=object)
-        colours[:] = "#8080801a"
-        colours[together.transpose(1, 0, 2)] = "C0"
-        ax.voxels(filled, facecolors=colours, edgecolor="#80808080", linewidth=0.4)
-        ax.set_xlabel("C", labelpad=-8)
-        ax.set_ylabel("N", labelpad=-8)
-        ax.set_zlabel("HW", labelpad=-8)
+        # voxel axes: x = channels, y = batch, z = H·W. Only the group is filled (voxels draws the
+        # faces between filled and empty cells, so a group drawn inside a filled cube would show
+        # only its rim); the whole tensor is the box drawn around it.
+        ax.voxels(
+            together.transpose(1, 0, 2),
+            facecolors="C0",
+            edgecolor="#d0d0d0",
+            lw=0.4,
+            shade=False,
+        )
+        for a in (0, C):
+            for b in (0, N):
+                ax.plot([a, a], [b, b], [0, HW], color="#808080", lw=0.8)
+        for a in (0, C):
+            for c in (0, HW):
+                ax.plot([a, a], [0, N], [c, c], color="#808080", lw=0.8)
+        for b in (0, N):
+            for c in (0, HW):
+                ax.plot([0, C], [b, b], [c, c], color="#808080", lw=0.8)
+        ax.set_xlim(0, C), ax.set_ylim(0, N), ax.set_zlim(0, HW)
+        ax.set_box_aspect((C, N, HW))
+        ax.set_xlabel("C", labelpad=-10)
+        ax.set_ylabel("N", labelpad=-10)
+        ax.set_zlabel("HW", labelpad=-10)
         ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+        for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+            axis.set_pane_color(
+                (0, 0, 0, 0)
+            )  # no light-grey panes: a bright block in dark mode
         ax.set_title(name, fontsize=11)
         ax.view_init(elev=22, azim=-58)
-    fig.subplots_adjust(left=0.01, right=0.99, wspace=0.05)
+    fig.subplots_adjust(left=0.0, right=0.95, wspace=0.12)
     return fig
 
 
