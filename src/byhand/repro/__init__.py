@@ -6,6 +6,7 @@ models compared module call by module call through hooks, forward and backward),
 ``two_epochs`` (does a seeding scheme repeat a DataLoader's augmented epoch bit for bit?).
 """
 
+from byhand.repro.batchnorm import per_device_batch_norm
 from byhand.repro.seeding import SeedingResult, epoch_batches, two_epochs
 from byhand.repro.spec import PaperSpec
 from byhand.repro.tracker import ReproductionTracker
@@ -27,5 +28,6 @@ __all__ = [
     "VerificationReport",
     "compare_tensors",
     "epoch_batches",
+    "per_device_batch_norm",
     "two_epochs",
 ]

@@ -91,7 +91,7 @@ class SeedingResult:
         where = "workers + main process" if self.main_process_numpy else "workers only"
         if self.num_workers == 0:
             where = "main process only"
-        verdict = "bitwise equal" if self.equal else f"differ by {self.max_abs_difference:.3f}"
+        verdict = "bitwise equal" if self.equal else "differ"
         return f"{self.scheme:>10}, {self.num_workers} workers, NumPy in {where}: {verdict}"
 
 

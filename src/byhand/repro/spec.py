@@ -66,8 +66,8 @@ class PaperSpec:
 
     # --8<-- [start:table]
     def to_markdown(self):
-        """One row per item: what the paper says, and what we use."""
-        lines = ["| item | the paper | we use |", "| --- | --- | --- |"]
+        """One row per item: what the source says, and what we use or assume."""
+        lines = ["| item | the source says | we use or assume |", "| --- | --- | --- |"]
         for item, value in self.stated.items():
             ours = self.assumed.get(item, "as stated")
             lines.append(f"| {item} | {value} | {ours} |")

@@ -26,7 +26,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 __all__ = ["TOLERANCES", "ModuleVerifier", "Row", "VerificationReport", "compare_tensors"]
 
-# (atol, rtol) per dtype: a tensor passes when max |ours - reference| <= atol + rtol * max |ref|.
+# (atol, rtol) per dtype: a tensor passes when max |ours - ref| <= atol + rtol * max |ref|.
 TOLERANCES = {
     torch.float64: (1e-10, 1e-7),
     torch.float32: (1e-5, 1e-4),
