@@ -134,7 +134,7 @@ class Shared(nn.Module):
 
 
 class LeakyOnSecondCall(nn.Module):
-    def __init__(self, calls=3):
+    def __init__(self):
         super().__init__()
         self.count = 0
 
@@ -144,24 +144,27 @@ class LeakyOnSecondCall(nn.Module):
         return torch.nn.functional.leaky_relu(input, slope)
 
 
-def test_a_shared_module_is_compared_call_by_call():
+@pytest.fixture
+def shared():
     torch.manual_seed(0)
     model = Shared().double()
-    reference = copy.deepcopy(model)
+    return model, copy.deepcopy(model), torch.randn(5, 4, dtype=torch.float64)
+
+
+def test_a_shared_module_is_compared_call_by_call(shared):
+    model, reference, x = shared
     model.act = LeakyOnSecondCall()
-    report = ModuleVerifier(model, reference).compare(torch.randn(5, 4, dtype=torch.float64))
+    report = ModuleVerifier(model, reference).compare(x)
     act = [row for row in report.of("output") if row.name == "act"]
     assert [row.call for row in act] == [0, 1, 2]
     assert [row.passed for row in act[:2]] == [True, False]
     assert report.first_divergence == "act" and report.first_divergent_row.call == 1
 
 
-def test_a_missing_call_is_a_failed_row():
-    torch.manual_seed(0)
-    model = Shared().double()
-    reference = copy.deepcopy(model)
+def test_a_missing_call_is_a_failed_row(shared):
+    model, reference, x = shared
     model.forward = lambda x: model.fc3(model.act(model.fc2(model.act(model.fc1(x)))))
-    report = ModuleVerifier(model, reference).compare(torch.randn(5, 4, dtype=torch.float64))
+    report = ModuleVerifier(model, reference).compare(x)
     (missing,) = [row for row in report.of("output") if "only in" in row.note]
     assert (missing.name, missing.call, missing.note) == ("act", 2, "call 2 only in reference")
 
@@ -193,12 +196,10 @@ class ReLUWrongBackward(nn.ReLU):
         return WrongBackward.apply(input)
 
 
-def test_a_backward_only_bug_shows_in_the_gradients():
-    torch.manual_seed(0)
-    model = Shared().double()
-    reference = copy.deepcopy(model)
+def test_a_backward_only_bug_shows_in_the_gradients(shared):
+    model, reference, x = shared
     model.act = ReLUWrongBackward()
-    report = ModuleVerifier(model, reference).compare(torch.randn(5, 4, dtype=torch.float64))
+    report = ModuleVerifier(model, reference).compare(x)
     assert report.first_divergence is None
     # the gradient w.r.t. fc3's output is act's backward's result: the first to part
     assert report.first_gradient_divergence == "fc3"
@@ -298,3 +299,23 @@ def test_seeding_measured():
     assert not torch_only.equal and torch_only.max_abs_difference > 0
     assert everything.equal and everything.max_abs_difference == 0
     assert workers_only.equal  # PyTorch >= 1.9 seeds NumPy in each worker from its base seed
+
+
+def test_every_spec_round_trips_and_the_hook_renders_it():
+    import importlib.util
+    from pathlib import Path
+
+    from byhand.repro.papers import SPECS
+
+    for spec in SPECS.values():
+        assert PaperSpec.from_json(spec.to_json()) == spec
+    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / "paper_specs.py"
+    module_spec = importlib.util.spec_from_file_location("paper_specs", path)
+    hook = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(hook)
+    page = "before\n<!-- byhand:paper-spec he2016-cifar -->\nafter"
+    rendered = hook.on_page_markdown(page, None, None, None)
+    assert "| filters per stage | 16, 32, 64 | as stated |" in rendered
+    assert rendered.startswith("before\n| item |") and rendered.endswith("\nafter")
+    with pytest.raises(Exception, match="no such spec"):
+        hook.on_page_markdown("<!-- byhand:paper-spec nope -->", None, None, None)

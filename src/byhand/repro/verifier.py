@@ -337,9 +337,8 @@ class ModuleVerifier:
 
     def _output_rows(self, runs):
         ours, theirs = runs[0]["recorder"], runs[1]["recorder"]
-        keys = ours.order + [key for key in theirs.order if key not in ours.outputs]
         rows = []
-        for name, call in keys:
+        for name, call in _union(ours.order, theirs.order):
             a, b = ours.outputs.get((name, call)), theirs.outputs.get((name, call))
             note = ""
             if a is not None and b is not None:
@@ -356,23 +355,22 @@ class ModuleVerifier:
 
     def _grad_rows(self, runs):
         ours, theirs = runs[0]["recorder"], runs[1]["recorder"]
-        keys = ours.grad_order + [k for k in theirs.grad_order if k not in ours.grads]
         rows = []
-        for name, call in keys:
-            a, b = ours.grads.get((name, call)), theirs.grads.get((name, call))
-            a = None if a is None else [g for g in a if g is not None]
-            b = None if b is None else [g for g in b if g is not None]
+        for name, call in _union(ours.grad_order, theirs.grad_order):
+            a, b = (
+                None if grads is None else [g for g in grads if g is not None]
+                for grads in (ours.grads.get((name, call)), theirs.grads.get((name, call)))
+            )
             rows.append(self._row(name, call, "output grad", a, b))
         return rows
 
     def _state_rows(self, runs, kind):
         field = "buffers" if kind == "buffer" else "params"
         ours, theirs = runs[0][field], runs[1][field]
-        rows = []
-        for name in list(ours) + [n for n in theirs if n not in ours]:
-            a, b = ours.get(name), theirs.get(name)
-            rows.append(self._row(name, 0, kind, _listed(a), _listed(b)))
-        return rows
+        return [
+            self._row(name, 0, kind, _listed(ours.get(name)), _listed(theirs.get(name)))
+            for name in _union(list(ours), list(theirs))
+        ]
 
     def _input_grad_rows(self, runs):
         ours, theirs = runs[0]["inputs"], runs[1]["inputs"]
@@ -380,6 +378,12 @@ class ModuleVerifier:
             self._row(f"input {i}", 0, "input grad", _listed(a), _listed(b))
             for i, (a, b) in enumerate(zip(ours, theirs))
         ]
+
+
+def _union(first, second):
+    """``first``, then what ``second`` has that ``first`` lacks, in order."""
+    seen = set(first)
+    return list(first) + [key for key in second if key not in seen]
 
 
 def _listed(tensor):
