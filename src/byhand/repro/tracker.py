@@ -50,7 +50,6 @@ class ReproductionTracker:
                 )
             self.runs = saved.runs
 
-    # --8<-- [start:runs]
     def log_run(self, name, metrics, notes=""):
         """Record one run; returns its record (metrics, deviations, flags, time)."""
         if any(run["name"] == name for run in self.runs):
@@ -94,7 +93,6 @@ class ReproductionTracker:
         pick = max if mode == "max" else min
         return pick(runs, key=lambda run: run["metrics"][metric])
 
-    # --8<-- [end:runs]
     def closest_run(self, metric):
         """The run whose ``metric`` is nearest the paper's value, either side."""
         runs = [run for run in self.runs if metric in run["deviations"]]
