@@ -430,6 +430,8 @@ def model_sources(*objects):
 
 def _fit(job, progress):
     """Resume if asked, then run epochs until ``settings["epochs"]``; checkpoint on the way."""
+    # Each process its own random stream (dropout, noise): seed + rank, saved per rank.
+    seeding.seed_everything(job.settings["seed"] + job.run.rank)
     progress_state = state.fresh()
     if job.resume_from is not None:
         progress_state = state.restore(job, job.resume_from)
@@ -476,7 +478,7 @@ def _to_device(batch, context):
     if not torch.is_tensor(batch):
         return batch
     batch = batch.to(context.device, non_blocking=True)
-    if context.channels_last and batch.dim() == 4 and batch.is_floating_point():
+    if context.channels_last and batch.dim() == 4:
         batch = batch.contiguous(memory_format=torch.channels_last)
     return batch
 
