@@ -319,3 +319,18 @@ def test_every_spec_round_trips_and_the_hook_renders_it():
     assert rendered.startswith("before\n| item |") and rendered.endswith("\nafter")
     with pytest.raises(Exception, match="no such spec"):
         hook.on_page_markdown("<!-- byhand:paper-spec nope -->", None, None, None)
+
+
+def test_the_recipe_spec_matches_the_registered_recipe():
+    """The ResNet-18 page says 'as stated' for these rows: the recipe must hold those values."""
+    from byhand.repro.papers import RESNET18_CIFAR_RECIPE as spec
+    from byhand.train.recipes import RECIPES
+
+    recipe = RECIPES["resnet18-cifar10"]
+    assert spec.stated["optimizer"] == "SGD, lr 0.1, momentum 0.9, weight decay 5e-4"
+    assert (recipe.lr, recipe.momentum, recipe.weight_decay) == (0.1, 0.9, 5e-4)
+    assert spec.stated["batch size"].startswith("128") and recipe.batch_size == 128
+    assert "200 epochs" in spec.stated["schedule"] and recipe.epochs == 200
+    assert (recipe.warmup_epochs, recipe.label_smoothing) == (0.0, 0.0)
+    for item in ("optimizer", "batch size", "augmentation", "model"):
+        assert item not in spec.assumed  # rendered "as stated"

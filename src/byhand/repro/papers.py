@@ -83,7 +83,7 @@ RESNET18_CIFAR_RECIPE = PaperSpec(
         "model": "ResNet-18, CIFAR variant: 3×3 stem with 64 filters, no max-pool, "
         "4 stages of 2 BasicBlocks (64, 128, 256, 512), 1×1 conv + BN projection shortcuts",
         "optimizer": "SGD, lr 0.1, momentum 0.9, weight decay 5e-4",
-        "schedule": "CosineAnnealingLR, T_max 200, 200 epochs",
+        "schedule": "CosineAnnealingLR(T_max=200), stepped once per epoch, 200 epochs",
         "batch size": "128 (test 100)",
         "augmentation": "RandomCrop(32, padding=4), RandomHorizontalFlip",
         "normalisation": "mean (0.4914, 0.4822, 0.4465), std (0.2023, 0.1994, 0.2010)",
@@ -96,7 +96,9 @@ RESNET18_CIFAR_RECIPE = PaperSpec(
         "number of runs and seeds",
     ],
     assumed={
-        "reported number": "we report the final epoch's accuracy, not the best on test",
+        "schedule": "cosine over the 200 epochs' steps, updated every step",
+        "normalisation": "the training set's own per-channel mean and std, computed on load",
+        "reported number": "the final epoch's accuracy, not the best on the test set",
         "devices": "one device",
         SCHEDULE_OF_93: "cosine over 200 epochs (main.py)",
         "number of GPUs (DataParallel's batch norm is per GPU)": "one: batch norm over all 128",

@@ -319,7 +319,10 @@ class ModuleVerifier:
         params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         inputs = [t for t in _tensors(leaves) if t.requires_grad]
         wrt = [p for _, p in params] + inputs
-        got = torch.autograd.grad(outputs, wrt, [g.detach() for g in grads], allow_unused=True)
+        # one scalar, sum(output · grad): its gradient w.r.t. each output is that grad. (Passing
+        # grad_outputs instead makes autograd import sympy on first use: 2 s of CPU.)
+        total = sum((t * g.detach()).sum() for t, g in zip(outputs, grads))
+        got = torch.autograd.grad(total, wrt, allow_unused=True)
         run["params"] = {n: g for (n, _), g in zip(params, got)}
         run["inputs"] = list(got[len(params) :])
 
