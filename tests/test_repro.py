@@ -334,3 +334,17 @@ def test_the_recipe_spec_matches_the_registered_recipe():
     assert (recipe.warmup_epochs, recipe.label_smoothing) == (0.0, 0.0)
     for item in ("optimizer", "batch size", "augmentation", "model"):
         assert item not in spec.assumed  # rendered "as stated"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_verifier_on_cuda_finds_the_planted_bug_and_keeps_devices(pair):
+    model, reference, x = pair
+    model, reference, x = model.cuda().float(), reference.cuda().float(), x.cuda().float()
+    assert ModuleVerifier(model, reference).compare(x).passed  # float32 tolerance, same RNG
+    with torch.no_grad():
+        model.layer1[1].conv2.weight[0, 0, 1, 1] += 0.5
+    report = ModuleVerifier(model, reference).compare(x)
+    assert report.first_divergence == "layer1.1.conv2"
+    dropout = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).cuda()  # same RNG state for both
+    same = copy.deepcopy(dropout)
+    assert ModuleVerifier(dropout, same).compare(torch.randn(8, 4, device="cuda")).passed
