@@ -348,3 +348,10 @@ def test_verifier_on_cuda_finds_the_planted_bug_and_keeps_devices(pair):
     dropout = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).cuda()  # same RNG state for both
     same = copy.deepcopy(dropout)
     assert ModuleVerifier(dropout, same).compare(torch.randn(8, 4, device="cuda")).passed
+
+
+def test_random_modules_see_the_same_random_state():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+    report = ModuleVerifier(model, copy.deepcopy(model)).compare(torch.randn(8, 4))
+    assert report.passed and len(report.of("output")) == 4
