@@ -255,6 +255,8 @@ def test_tracker_deviation_flag_and_direction(tmp_path):
     assert ReproductionTracker.from_json(tracker.to_json()).to_dict() == tracker.to_dict()
     with pytest.raises(ValueError, match="tracks"):
         ReproductionTracker({"acc": 94.0}, path=path)
+    with pytest.raises(ValueError, match="at a 5% threshold, not .* at 10%"):
+        ReproductionTracker({"acc": 93.02, "loss": 0.30}, path=path, threshold_pct=10)
     table = tracker.table()
     assert "| a | acc | 85 | 93.02 | -8.02 | -8.62 | **yes** (>5%) |" in table
     fig = tracker.plot(tmp_path / "runs.png")

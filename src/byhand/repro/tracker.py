@@ -44,9 +44,11 @@ class ReproductionTracker:
         self.runs = []
         if self.path is not None and self.path.exists():
             saved = self.load(self.path)
-            if saved.paper_metrics != self.paper_metrics:
+            ours = (self.paper_metrics, self.threshold_pct)
+            if (saved.paper_metrics, saved.threshold_pct) != ours:
                 raise ValueError(
-                    f"{self.path} tracks {saved.paper_metrics}, not {self.paper_metrics}"
+                    f"{self.path} tracks {saved.paper_metrics} at a "
+                    f"{saved.threshold_pct:g}% threshold, not {ours[0]} at {ours[1]:g}%"
                 )
             self.runs = saved.runs
 
