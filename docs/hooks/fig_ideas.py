@@ -1,12 +1,11 @@
 """One idea figure for each block page that had none: Linear, Embedding, MSELoss,
 CrossEntropyLoss, the classification losses and the adaptive optimizers. Each is computed from
-byhand at build time (nothing typed in) and is cheap: together well under a second of work.
+byhand at build time (nothing typed in) and is cheap: the computations take milliseconds; most of
+the few seconds of CPU the six cost go to drawing and PNG encoding.
 
 Sizes: at most 7.4 inches wide at the 110 dpi of ``draw_figures.py`` (≈ 814 px, the width of the
 page's column), so nothing is scaled down, and text of at least 10 pt (≈ 15 px on screen).
 """
-
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -238,24 +237,3 @@ FIGURES = {
     "classification-idea.png": classification_idea,
     "adaptive-idea.png": adaptive_idea,
 }
-
-if __name__ == "__main__":  # python docs/hooks/fig_ideas.py OUT_DIR: draw only these
-    import sys
-    import time
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import draw_figures
-
-    out = Path(sys.argv[1])
-    out.mkdir(parents=True, exist_ok=True)
-    plt.rcParams.update(draw_figures.STYLE)
-    for name, draw in FIGURES.items():
-        started = time.process_time()
-        figure = draw()
-        draw_figures.neutralise(figure)
-        figure.savefig(out / name, dpi=110, metadata={"Software": None})
-        plt.close(figure)
-        print(
-            f"{name}: {time.process_time() - started:.2f} s CPU, {math.ceil(figure.get_figwidth() * 110)} px"
-        )
