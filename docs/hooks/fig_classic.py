@@ -430,8 +430,9 @@ def ln_vs_batch_size():
 
 
 def dropout_curves():
-    """Train vs validation accuracy per epoch on 200 examples, for several keep_prob."""
-    data = digits(n_train=100)
+    """Train vs validation accuracy per epoch on 100 examples, for several keep_prob."""
+    n_train, hidden = 100, [256, 256]
+    data = digits(n_train=n_train)
     keep = (1.0, 0.75, 0.5, 0.25)
     epochs = 30
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -439,7 +440,7 @@ def dropout_curves():
     for k, p in enumerate(keep):
         solver = _train(
             data,
-            hidden_dims=[256, 256],
+            hidden_dims=hidden,
             keep_prob=p,
             weight_scale=0.05,
             batch_size=50,
@@ -468,7 +469,9 @@ def dropout_curves():
     ax.set_ylabel("accuracy")
     ax.legend(frameon=False, fontsize=7, ncol=2)
     ax.set_title(
-        f"dropout, 2 hidden layers of 128, 100 training examples, {epochs} epochs", fontsize=9
+        f"dropout, {len(hidden)} hidden layers of {hidden[0]}, {n_train} training examples, "
+        f"{epochs} epochs",
+        fontsize=9,
     )
     text = ", ".join(f"{p}: gap {g:.3f}, val {v:.3f}" for p, (g, v) in gaps.items())
     best = max(keep, key=lambda p: gaps[p][1])

@@ -41,6 +41,7 @@ class Linear(torch.nn.Module):
         self.bias = torch.nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         self.reset_parameters()
 
+    # --8<-- [start:core_init]
     def reset_parameters(self):
         # Kaiming-uniform with a = √5 gives weights in U(-1/√fan_in, 1/√fan_in); the bias uses
         # the same bound.
@@ -48,6 +49,8 @@ class Linear(torch.nn.Module):
         if self.bias is not None:
             bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
             init.uniform_(self.bias, -bound, bound)
+
+    # --8<-- [end:core_init]
 
     def forward(self, input):
         if input.dim() == 0 or input.shape[-1] != self.in_features:

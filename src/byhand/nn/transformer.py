@@ -71,6 +71,7 @@ class TransformerEncoderLayer(torch.nn.Module):
         self.dropout2 = Dropout(dropout)
         self.activation, self.activation_relu_or_gelu = _activation(activation)
 
+    # --8<-- [start:core_encoder_layer]
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
         if self.norm_first:
@@ -96,6 +97,8 @@ class TransformerEncoderLayer(torch.nn.Module):
     def _ff_block(self, x):
         x = self.linear2(self.dropout(self.activation(self.linear1(x))))
         return self.dropout2(x)
+
+    # --8<-- [end:core_encoder_layer]
 
 
 # --8<-- [end:encoder_layer]

@@ -47,6 +47,7 @@ class Lookahead(torch.optim.Optimizer):
             self._slow(p)
 
     @torch.no_grad()
+    # --8<-- [start:core_lookahead]
     def step(self, closure=None):
         """One step of the wrapped optimizer; every ``k``-th also syncs the slow weights."""
         loss = self.optimizer.step(closure)
@@ -58,6 +59,8 @@ class Lookahead(torch.optim.Optimizer):
                     slow.lerp_(p, self.alpha)  # φ ← φ + α (p - φ)
                     p.copy_(slow)  # p ← φ
         return loss
+
+    # --8<-- [end:core_lookahead]
 
     def state_dict(self):
         """The inner optimizer's state_dict plus the slow weights (by parameter index), k, α."""

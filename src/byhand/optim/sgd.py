@@ -75,6 +75,7 @@ class SGD(torch.optim.Optimizer):
                 group["nesterov"],
                 group["maximize"],
             )
+            # --8<-- [start:core_sgd]
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -93,4 +94,5 @@ class SGD(torch.optim.Optimizer):
                         buf.mul_(mu).add_(g, alpha=1 - tau)
                     g = g + mu * buf if nesterov else buf
                 p.add_(g, alpha=-lr)
+            # --8<-- [end:core_sgd]
         return loss

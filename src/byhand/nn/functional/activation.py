@@ -508,6 +508,7 @@ def _softmax_dim(ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+# --8<-- [start:core_log_softmax]
 def log_softmax_formula(input, dim):
     """``x - max - log Σ e^{x - max}``: the largest ``e^x`` is ``e^0 = 1``, none overflows."""
     shifted = input - input.amax(dim=dim, keepdim=True)
@@ -529,6 +530,9 @@ class LogSoftmax(torch.autograd.Function):
         (output,) = ctx.saved_tensors
         total = grad_output.sum(dim=ctx.dim, keepdim=True)
         return grad_output - torch.exp(output) * total, None
+
+
+# --8<-- [end:core_log_softmax]
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):

@@ -47,6 +47,7 @@ class _Attention(torch.autograd.Function):
     ``dQ = scale · dS K``, ``dK = scale · dSᵀ Q``, ``dbias = dS``.
     """
 
+    # --8<-- [start:core_attention]
     @staticmethod
     def forward(ctx, query, key, value, bias, dropout_p, scale):
         scores = torch.matmul(query * scale, key.transpose(-2, -1))
@@ -92,6 +93,7 @@ class _Attention(torch.autograd.Function):
             None,
             None,
         )
+        # --8<-- [end:core_attention]
 
 
 # --8<-- [end:attention_core]

@@ -562,6 +562,7 @@ def conv_transpose2d(
 
 
 # --8<-- [start:deform_conv2d]
+# --8<-- [start:core_bilinear]
 def bilinear_sample(input, y, x):
     """Sample ``input (N, C, H, W)`` at real positions ``y, x (N, P)``; ``(N, C, P)``.
 
@@ -581,6 +582,9 @@ def bilinear_sample(input, y, x):
             values = flat.gather(2, index.unsqueeze(1).expand(n, channels, -1))
             out = out + values * (weight * inside).unsqueeze(1)
     return out
+
+
+# --8<-- [end:core_bilinear]
 
 
 def deform_conv2d(input, offset, weight, bias=None, stride=1, padding=0, dilation=1, mask=None):

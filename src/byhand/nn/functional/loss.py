@@ -191,6 +191,7 @@ def cross_entropy(
         raise ValueError(
             f"cross_entropy expects weight of shape ({num_classes},), got {tuple(weight.shape)}"
         )
+    # --8<-- [start:core_cross_entropy]
     logp = log_softmax(input, dim=class_dim)
     w = logp.new_ones(num_classes) if weight is None else weight.to(logp.dtype)
     w_shape = [1] * logp.dim()
@@ -207,6 +208,7 @@ def cross_entropy(
             probs = probs * (1 - label_smoothing) + label_smoothing / num_classes
         loss = -(probs * logp * w.reshape(w_shape)).sum(dim=class_dim)
         return reduce(loss, reduction)  # 'mean' over samples, as PyTorch does for probabilities
+    # --8<-- [end:core_cross_entropy]
 
     safe_target, w_target = _class_indices("cross_entropy", input, target, weight, ignore_index)
     loss = nll_loss(logp, target, weight, ignore_index, reduction="none")

@@ -37,6 +37,7 @@ class StandardizeRows(torch.autograd.Function):
     ``dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂))``, ``dγ = Σ_rows g x̂``, ``dβ = Σ_rows g``.
     """
 
+    # --8<-- [start:core_standardize]
     @staticmethod
     def forward(ctx, input, weight, bias, eps):
         width = input.shape[1]
@@ -70,6 +71,8 @@ class StandardizeRows(torch.autograd.Function):
         grad_input = torch.addcmul(-mean_g * inv_std, ghat, inv_std)
         grad_input.addcmul_(xhat, -mean_g_xhat * inv_std)
         return grad_input, grad_weight, grad_bias, None
+
+    # --8<-- [end:core_standardize]
 
 
 def standardize_rows(input, weight=None, bias=None, eps=1e-5):

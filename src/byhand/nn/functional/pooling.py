@@ -54,6 +54,7 @@ def pool_output_size(size, kernel_size, stride, padding=0, dilation=1, ceil_mode
 # --8<-- [end:pool_output_size]
 
 
+# --8<-- [start:core_windows]
 def _windows(input, kernel, stride, padding, dilation, ceil_mode, fill, name):
     """Padded input's windows as a view ``(N, C, Ho, Wo, kh, kw)``, and ``(Ho, Wo)``."""
     sizes = []
@@ -96,6 +97,9 @@ def _windows(input, kernel, stride, padding, dilation, ceil_mode, fill, name):
     windows = x.unfold(2, span_h, stride[0]).unfold(3, span_w, stride[1])
     windows = windows[:, :, :height, :width, :: dilation[0], :: dilation[1]]
     return windows, (height, width)
+
+
+# --8<-- [end:core_windows]
 
 
 # --8<-- [start:max_pool2d]
