@@ -337,7 +337,8 @@ def check(obj, entry, original, torch_tables=True):
     """Every registry case of ``entry`` (and PyTorch's table inputs) run with ``obj`` in place
     of byhand's ``original``; a list of ``Outcome``."""
     outcomes = []
-    with routed([(original, obj)], holders=(entry.ours,)) as (counters, replacement):
+    used = _without_speed_switches(obj, entry)
+    with routed([(original, used)], holders=(entry.ours,)) as (counters, replacement):
         routed_entry = substituted(entry, replacement)
         for case, mode in entry.ids():
             outcome = Outcome(
@@ -349,7 +350,8 @@ def check(obj, entry, original, torch_tables=True):
                 constructor=", ".join(f"{k}={v!r}" for k, v in case.kwargs.items()),
                 inputs=_shapes(entry, case),
             )
-            missing = _accepts(obj, case.kwargs) if isinstance(obj, type) else []
+            wanted = {k: v for k, v in case.kwargs.items() if used is obj or k not in SPEED}
+            missing = _accepts(obj, wanted) if isinstance(obj, type) else []
             if missing:
                 outcome.status = "skip"
                 outcome.failures = [f"{obj.__name__} takes no {', '.join(missing)}"]
@@ -367,13 +369,33 @@ def check(obj, entry, original, torch_tables=True):
             outcomes.append(outcome)
         if torch_tables and isinstance(obj, type):
             outcomes += _tables(obj, entry)
-        calls = counters[id(obj)].count
+        calls = counters[id(used)].count
     if calls == 0:
         raise CheckError(
             f"the checks of {entry.name} never reached {getattr(obj, '__name__', obj)}: "
             "cannot route them through it"
         )
     return outcomes
+
+
+# Optimizer switches that change how fast, not what: a reader's class may leave them out.
+SPEED = ("foreach", "fused", "capturable", "differentiable")
+
+
+def _without_speed_switches(obj, entry):
+    """``obj``, or for an optimizer class without ``foreach`` & co. a factory dropping them."""
+    if not (isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer)):
+        return obj
+    given = {k for case in entry.cases for k in case.kwargs if k in SPEED}
+    dropped = set(_accepts(obj, dict.fromkeys(given)))
+    if not dropped:
+        return obj
+
+    @functools.wraps(obj, updated=())
+    def build(params, **kwargs):
+        return obj(params, **{k: v for k, v in kwargs.items() if k not in dropped})
+
+    return build
 
 
 def _one_line(error):
@@ -385,7 +407,7 @@ def _tables(cls, entry):
     from byhand.verify import torch_tables
 
     outcomes = []
-    theirs = getattr(entry, "theirs", None)
+    theirs = _torch_object(entry.reference)
     if entry.kind != "twin" or not isinstance(theirs, type):
         return outcomes
     if issubclass(theirs, torch.nn.Module):
@@ -408,6 +430,18 @@ def _tables(cls, entry):
                 result = torch_tables.run_optimizer_input(info, cls, optim_input)
                 outcomes.append(_from_table(result, optim_input))
     return outcomes
+
+
+def _torch_object(path):
+    """``torch.nn.LSTMCell`` for the reference ``"torch.nn.LSTMCell"``; None if not one."""
+    if not path.startswith("torch."):
+        return None
+    obj = torch
+    for part in path.split(".")[1:]:
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
 
 
 def _from_table(result, constructor):
