@@ -47,7 +47,9 @@ def section(markdown, title):
             rest = markdown[match.end() :]
             end = re.search(rf"^#{{1,{level}}}\s", rest, re.M)
             return rest[: end.start()] if end else rest
-    bold = re.search(rf"^\*\*{re.escape(title)}\*\*:?(.*?)(?:\n\s*\n|\Z)", markdown, re.M | re.S)
+    bold = re.search(
+        rf"^\*\*{re.escape(title)}\*\*:?(.*?)(?:\n\s*\n|\Z)", markdown, re.M | re.S
+    )
     return bold.group(1) if bold else None
 
 
