@@ -144,6 +144,8 @@ def test_cli_prints_writes_and_refuses(tmp_path, capsys):
     assert len(err) == 1 and "Linear" in err[0] and "Linar" in err[0]
     assert main(["export", "Linear", "-o", str(tmp_path / "no" / "x.py")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["export", "--all"]) == 2  # --all needs the folder -o names
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("name", ["nn", "", "nn.functional", "1x"])

@@ -308,6 +308,13 @@ def _box(names, results, page_src):
             "#pytorchs-own-test-inputs)): "
             f"{_tables_line(tables)}."
         )
+    files = ", ".join(
+        f"[`{name}.py`]({_relative_link(page_src, f'standalone/{name}.py')})" for name in names
+    )
+    parts.append(
+        f"Standalone ({'one file each' if len(names) > 1 else 'one file'}, needs only PyTorch, "
+        f"written by `byhand export NAME`): {files}."
+    )
     for name in names:
         own = [r for r in rows if r["name"] == name]
         if len(names) > 1:

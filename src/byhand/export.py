@@ -26,7 +26,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ExportError", "Export", "block_names", "export", "resolve", "write"]
+__all__ = ["ExportError", "Export", "block_names", "export", "export_all", "resolve", "write"]
 
 # Where a bare name is looked for, in order: ``Linear`` is ``byhand.nn.Linear``.
 SEARCH = (
@@ -502,10 +502,36 @@ def export(name, format=True):
     return Export(name, qualified, definitions, source)
 
 
+def export_all(folder):
+    """Write every registry block's standalone file into ``folder`` as ``<registry name>.py``
+    (``nn.Linear.py``), formatted by one ``ruff format`` run when ruff is installed; returns
+    the file names."""
+    from byhand.verify.registry import REGISTRY
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for entry in REGISTRY:
+        write(export(entry.name, format=False).source, folder / f"{entry.name}.py")
+        names.append(f"{entry.name}.py")
+    ruff = _ruff()
+    if ruff is not None:
+        subprocess.run(
+            [ruff, "format", "--quiet", "--no-cache", "--isolated", "--line-length", "96"]
+            + [str(folder / name) for name in names],
+            check=False,
+        )
+    return names
+
+
+def _ruff():
+    return shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+
+
 def _formatted(source):
     """``source`` through ``ruff format`` when ruff is installed (a reference replaced by a
     shorter name can let a wrapped call fit on one line); unchanged otherwise."""
-    ruff = shutil.which("ruff") or shutil.which("ruff", path=str(Path(sys.executable).parent))
+    ruff = _ruff()
     if ruff is None:
         return source
     config = ["--line-length", "96"]
@@ -558,12 +584,26 @@ def add_arguments(parser):
         "-o", "--output", metavar="FILE", help="write the file here (atomically)"
     )
     parser.add_argument("--list", action="store_true", help="list the names it takes and exit")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="write every registry block into the folder given by -o, as NAME.py",
+    )
 
 
 def run(args, parser):
     """The ``export`` command: 0 done, 2 bad input (one line on stderr)."""
     if args.list:
         print("\n".join(block_names()))
+        return 0
+    if args.all:
+        if not args.output or args.name:
+            parser.error("--all writes into the folder given by -o and takes no NAME")
+        try:
+            print("\n".join(export_all(args.output)))
+        except (ExportError, OSError) as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 2
         return 0
     if not args.name:
         parser.error("give a block NAME (e.g. Linear), or --list")
