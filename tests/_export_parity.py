@@ -104,7 +104,8 @@ def main():
                     failures.append(f"[{case.label}, {mode}] compared nothing")
             calls = [counters[id(new)].count for _, new in pairs]
         report[entry_name] = {
-            "passed": not failures and all(calls),
+            # the block itself ran, and (classic track) one of its backward functions did
+            "passed": not failures and calls[0] > 0 and (len(calls) == 1 or any(calls[1:])),
             "failures": failures,
             "calls": calls,
             "cases": len(cases),
