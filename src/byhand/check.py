@@ -333,9 +333,10 @@ def _accepts(obj, kwargs):
 
 
 # --- running ----------------------------------------------------------------------------------
-def check(obj, entry, original, torch_tables=True):
+def check(obj, entry, original, torch_tables=True, stop_after=None):
     """Every registry case of ``entry`` (and PyTorch's table inputs) run with ``obj`` in place
-    of byhand's ``original``; a list of ``Outcome``."""
+    of byhand's ``original``; a list of ``Outcome``. ``stop_after``: stop once that many cases
+    have failed (the tables are then skipped too)."""
     outcomes = []
     used = _without_speed_switches(obj, entry)
     with routed([(original, used)], holders=(entry.ours,)) as (counters, replacement):
@@ -367,6 +368,9 @@ def check(obj, entry, original, torch_tables=True):
                         outcome.status = "fail"
                         outcome.failures = [_explain(f) for f in result.failures]
             outcomes.append(outcome)
+            if stop_after and sum(o.status == "fail" for o in outcomes) >= stop_after:
+                torch_tables = False
+                break
         if torch_tables and isinstance(obj, type):
             outcomes += _tables(obj, entry)
         calls = counters[id(used)].count

@@ -591,6 +591,11 @@ def add_arguments(parser):
     )
 
 
+def _usage(parser, message):
+    print(f"{parser.prog}: error: {message} (see {parser.prog} --help)", file=sys.stderr)
+    return 2
+
+
 def run(args, parser):
     """The ``export`` command: 0 done, 2 bad input (one line on stderr)."""
     if args.list:
@@ -598,7 +603,7 @@ def run(args, parser):
         return 0
     if args.all:
         if not args.output or args.name:
-            parser.error("--all writes into the folder given by -o and takes no NAME")
+            return _usage(parser, "--all writes into the folder given by -o and takes no NAME")
         try:
             print("\n".join(export_all(args.output)))
         except (ExportError, OSError) as error:
@@ -606,7 +611,7 @@ def run(args, parser):
             return 2
         return 0
     if not args.name:
-        parser.error("give a block NAME (e.g. Linear), or --list")
+        return _usage(parser, "give a block NAME (e.g. Linear), or --list")
     try:
         result = export(args.name)
         if args.output:
