@@ -86,7 +86,7 @@ def main():
             (getattr(importlib.import_module(mod), name), getattr(module, exported))
             for mod, name, exported in item["roots"]
         ]
-        entry = registry_entry(entry_name)
+        entry = registry_entry(item.get("entry", entry_name))
         if isinstance(entry, ModulePair):  # parity only: finite differences cost seconds
             entry = dataclasses.replace(entry, gradcheck=False)
         failures = []

@@ -23,89 +23,96 @@ ROOT = Path(__file__).resolve().parents[1]
 RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
 
 
-def _manifest(folder, names, broken=None):
-    manifest = {}
-    for name in names:
-        roots, _ = exporter.resolve(name)
-        result = exporter.export(name, format=False)
-        source = result.source if broken is None else broken(result.source)
-        path = folder / (name.replace(".", "_") + ".py")
-        path.write_text(source, encoding="utf-8")
-        exported = {(module, own): shown for module, own, shown in result.definitions}
-        manifest[name] = {
-            "file": str(path),
-            "roots": [[module, own, exported[(module, own)]] for module, own in roots],
-        }
+def _write(folder, name, key=None, broken=None):
+    """Export ``name`` into ``folder``; its manifest item (``key`` names a sabotaged copy)."""
+    roots, _ = exporter.resolve(name)
+    result = exporter.export(name, format=False)
+    source = result.source if broken is None else broken(result.source)
+    path = folder / ((key or name).replace(".", "_").replace(" ", "_") + ".py")
+    path.write_text(source, encoding="utf-8")
+    exported = {(module, own): shown for module, own, shown in result.definitions}
+    return {
+        "file": str(path),
+        "entry": name,
+        "roots": [[module, own, exported[(module, own)]] for module, own in roots],
+    }
+
+
+def _break_gelu(source):
+    assert "0.5 * x * (1 + torch.erf" in source, "the sabotage below no longer applies"
+    return source.replace("0.5 * x * (1 + torch.erf", "0.49 * x * (1 + torch.erf", 1)
+
+
+def _break_linear(source):
+    assert "y = y + bias" in source, "the sabotage below no longer applies"
+    return source.replace("y = y + bias", "y = y", 1)
+
+
+BROKEN = {
+    "nn.GELU broken": ("nn.GELU", _break_gelu),
+    "nn.Linear broken": ("nn.Linear", _break_linear),
+}
+
+
+@pytest.fixture(scope="module")
+def standalone(tmp_path_factory):
+    """Every registry block exported, plus two sabotaged copies, run in ONE child interpreter."""
+    folder = tmp_path_factory.mktemp("standalone")
+    manifest = {entry.name: _write(folder, entry.name) for entry in REGISTRY}
+    for key, (name, broken) in BROKEN.items():
+        manifest[key] = _write(folder, name, key, broken)
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return folder / "manifest.json"
-
-
-def _run_child(manifest):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("OMP_NUM_THREADS", "1")
+    child = [sys.executable, "-I", "-W", "ignore", str(ROOT / "tests" / "_export_parity.py")]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-W",
-            "ignore",
-            str(ROOT / "tests" / "_export_parity.py"),
-            str(manifest),
-        ],
+        [*child, str(folder / "manifest.json")],
         capture_output=True,
         text=True,
         env=env,
-        cwd=manifest.parent,
+        cwd=folder,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+    return folder, json.loads(done.stdout)
 
 
-def test_every_block_runs_standalone_and_matches_its_twin(tmp_path):
-    names = [entry.name for entry in REGISTRY]
-    manifest = _manifest(tmp_path, names)
-    for path in tmp_path.glob("*.py"):
+def test_every_block_runs_standalone_and_matches_its_twin(standalone):
+    folder, report = standalone
+    for path in folder.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                modules = (
+                names = (
                     [a.name for a in node.names]
                     if isinstance(node, ast.Import)
                     else [node.module]
                 )
-                roots = {m.split(".")[0] for m in modules}
+                roots = {m.split(".")[0] for m in names}
                 assert roots <= set(sys.stdlib_module_names) | {"torch", "numpy"}, (
                     path.name,
                     roots,
                 )
     if RUFF:  # what `byhand export` does when ruff is installed, then the project's lint rules
         config = ["--no-cache", "--config", str(ROOT / "pyproject.toml")]
-        subprocess.run([RUFF, "format", "--quiet", *config, str(tmp_path)], check=True)
+        subprocess.run([RUFF, "format", "--quiet", *config, str(folder)], check=True)
         lint = subprocess.run(
-            [RUFF, "check", *config, str(tmp_path)], capture_output=True, text=True
+            [RUFF, "check", *config, str(folder)], capture_output=True, text=True
         )
         assert lint.returncode == 0, lint.stdout[-3000:]
-    report = _run_child(manifest)
-    failed = {name: r for name, r in report.items() if not r["passed"]}
+    blocks = {name: r for name, r in report.items() if name not in BROKEN}
+    failed = {name: r for name, r in blocks.items() if not r["passed"]}
     assert not failed, failed
-    assert sorted(report) == sorted(names)
+    assert sorted(blocks) == sorted(entry.name for entry in REGISTRY)
     twins = sum(entry.kind == "twin" for entry in REGISTRY)
-    print(f"\nexported and checked standalone: {len(report)} blocks ({twins} twins)")
+    print(f"\nexported and checked standalone: {len(blocks)} blocks ({twins} twins)")
 
 
-def test_a_broken_export_fails_its_check(tmp_path):
+def test_a_broken_export_fails_its_check(standalone):
     """The child can fail: GELU with a wrong constant, Linear with its bias dropped."""
-
-    def break_it(source):
-        if "def gelu" in source:
-            return source.replace("0.5 * x * (1 + torch.erf", "0.49 * x * (1 + torch.erf", 1)
-        return source.replace("y = y + bias", "y = y", 1)
-
-    source = exporter.export("GELU", format=False).source
-    assert "0.5 * x * (1 + torch.erf" in source, "the sabotage below no longer applies"
-    report = _run_child(_manifest(tmp_path, ["nn.GELU", "nn.Linear"], broken=break_it))
-    assert not report["nn.GELU"]["passed"] and "forward" in report["nn.GELU"]["failures"][0]
-    assert not report["nn.Linear"]["passed"]
+    _, report = standalone
+    gelu, linear = report["nn.GELU broken"], report["nn.Linear broken"]
+    assert not gelu["passed"] and "forward" in gelu["failures"][0]
+    assert not linear["passed"] and linear["calls"][0] > 0
 
 
 def test_names_as_pytorch_spells_them():
