@@ -8,7 +8,9 @@ markers:
 * ``<!-- byhand:verification -->`` — every registry check, per block (Verification page);
 * ``<!-- byhand:torch-tables -->`` — per class: PyTorch's inputs run, passed, skipped (with the
   reasons), failed (Verification page);
-* ``<!-- byhand:summary -->`` — one row per block, linking to its page (landing page);
+* ``<!-- byhand:summary -->`` — one row per block, linking to its page;
+* ``<!-- byhand:counts -->`` — one sentence of live counts: blocks, checks passing, PyTorch's
+  inputs passing (home page);
 * ``<!-- byhand:checked NAME -->`` — a "Checked against PyTorch" box for registry entry NAME;
   ``<!-- byhand:checked NAME1 NAME2 ... -->`` one box for a family (one environment line).
 
@@ -27,7 +29,7 @@ from _subprocess import Step
 
 log = logging.getLogger("mkdocs.hooks.verification")
 MARKER = re.compile(
-    r"<!--\s*byhand:(verification|torch-tables|summary|checked)\s*([^>]*?)\s*-->"
+    r"<!--\s*byhand:(verification|torch-tables|summary|counts|checked)\s*([^>]*?)\s*-->"
 )
 GROUPS = (  # (column title, predicate on a quantity name), in display order
     ("init", lambda q: q == "init"),
@@ -306,6 +308,13 @@ def _box(names, results, page_src):
             "#pytorchs-own-test-inputs)): "
             f"{_tables_line(tables)}."
         )
+    files = ", ".join(
+        f"[`{name}.py`]({_relative_link(page_src, f'standalone/{name}.py')})" for name in names
+    )
+    parts.append(
+        f"Standalone ({'one file each' if len(names) > 1 else 'one file'}, needs only PyTorch, "
+        f"written by `byhand export NAME`): {files}."
+    )
     for name in names:
         own = [r for r in rows if r["name"] == name]
         if len(names) > 1:
@@ -358,6 +367,23 @@ def _summary(results, page):
     return head + "\n\n" + "\n".join(lines)
 
 
+def _counts(results, page):
+    """One sentence: how many blocks, how many of their checks pass, PyTorch's inputs."""
+    blocks = len(dict.fromkeys(r["name"] for r in results))
+    twins = len(dict.fromkeys(r["name"] for r in results if r["kind"] == "twin"))
+    passed = sum(r["passed"] for r in results)
+    verification = _relative_link(page.file.src_uri, "verification.md")
+    line = (
+        f"**{blocks} blocks** ({twins} against a PyTorch twin, {blocks - twins} against an "
+        f"oracle); **{passed} of {len(results)} checks pass** in this build "
+        f"([every check]({verification}))"
+    )
+    tables = _table_results()
+    if tables:
+        line += f"; PyTorch's own test inputs: {_tables_line(tables)}"
+    return line + "."
+
+
 def _verification_page(results, page):
     parts = [
         _summary(results, page),
@@ -394,6 +420,8 @@ def on_page_markdown(markdown, page, config, files):
             return _torch_tables(page)
         if what == "summary":
             return _summary(results, page)
+        if what == "counts":
+            return _counts(results, page)
         return _box(arg, results, page.file.src_uri)
 
     return MARKER.sub(replace, markdown)

@@ -1,4 +1,4 @@
-"""The ``byhand`` command: ``byhand verify | train | bench``.
+"""The ``byhand`` command: ``byhand verify | train | bench | export | check``.
 
 Exit codes: 0 success, 1 a check failed (``verify``) or a run diverged (``train``), 2 bad input,
 always as one line on stderr.
@@ -59,6 +59,23 @@ def build_parser():
     )
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options of benchmarks/bench.py")
     bench.set_defaults(subparser=bench, handler=_bench)
+    from byhand import check as check_command
+    from byhand import export as export_command
+
+    export = commands.add_parser(
+        "export",
+        help="print one block as a standalone file that needs only torch",
+        description=export_command.DESCRIPTION,
+    )
+    export_command.add_arguments(export)
+    export.set_defaults(subparser=export, handler=export_command.run)
+    check = commands.add_parser(
+        "check",
+        help="check your own block (FILE.py:NAME) against its PyTorch twin",
+        description=check_command.DESCRIPTION,
+    )
+    check_command.add_arguments(check)
+    check.set_defaults(subparser=check, handler=check_command.run)
     return parser
 
 

@@ -44,21 +44,30 @@ class _Inplace(torch.nn.Module):
 
 # --8<-- [start:modules]
 class ReLU(_Inplace):
-    """``max(x, 0)``."""
+    """``max(x, 0)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.relu(input, inplace=self.inplace)
 
 
 class ReLU6(_Inplace):
-    """``min(max(x, 0), 6)``."""
+    """``min(max(x, 0), 6)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.relu6(input, inplace=self.inplace)
 
 
 class LeakyReLU(torch.nn.Module):
-    """``x`` for ``x > 0``, else ``negative_slope · x``."""
+    """``x`` for ``x > 0``, else ``negative_slope · x``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
@@ -74,7 +83,11 @@ class LeakyReLU(torch.nn.Module):
 
 
 class PReLU(torch.nn.Module):
-    """Leaky ReLU with a learned slope ``weight`` ``(num_parameters,)``, each ``init``."""
+    """Leaky ReLU with a learned slope ``weight`` ``(num_parameters,)``, each ``init``.
+
+    Shapes: ``input`` ``(N, C, *)`` (one slope per channel ``C``) or ``(*)`` with one slope; the
+    output has the same shape.
+    """
 
     def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
@@ -95,7 +108,10 @@ class PReLU(torch.nn.Module):
 
 
 class ELU(_Inplace):
-    """``x`` for ``x > 0``, else ``α (e^x - 1)``."""
+    """``x`` for ``x > 0``, else ``α (e^x - 1)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__(inplace)
@@ -106,14 +122,20 @@ class ELU(_Inplace):
 
 
 class SELU(_Inplace):
-    """``scale · elu(x, α)`` with PyTorch's two constants."""
+    """``scale · elu(x, α)`` with PyTorch's two constants.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.selu(input, self.inplace)
 
 
 class CELU(_Inplace):
-    """``x`` for ``x > 0``, else ``α (e^{x/α} - 1)``."""
+    """``x`` for ``x > 0``, else ``α (e^{x/α} - 1)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__(inplace)
@@ -124,21 +146,30 @@ class CELU(_Inplace):
 
 
 class Sigmoid(torch.nn.Module):
-    """``1 / (1 + e^{-x})``."""
+    """``1 / (1 + e^{-x})``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.sigmoid(input)
 
 
 class Tanh(torch.nn.Module):
-    """``(e^x - e^{-x}) / (e^x + e^{-x})``."""
+    """``(e^x - e^{-x}) / (e^x + e^{-x})``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.tanh(input)
 
 
 class Softplus(torch.nn.Module):
-    """``log(1 + e^{βx}) / β``, linear where ``βx > threshold``."""
+    """``log(1 + e^{βx}) / β``, linear where ``βx > threshold``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def __init__(self, beta=1.0, threshold=20.0):
         super().__init__()
@@ -149,7 +180,10 @@ class Softplus(torch.nn.Module):
 
 
 class GELU(torch.nn.Module):
-    """``x Φ(x)``; ``approximate='tanh'`` for the tanh approximation."""
+    """``x Φ(x)``; ``approximate='tanh'`` for the tanh approximation.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def __init__(self, approximate="none"):
         super().__init__()
@@ -160,35 +194,50 @@ class GELU(torch.nn.Module):
 
 
 class SiLU(_Inplace):
-    """``x σ(x)``."""
+    """``x σ(x)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.silu(input, inplace=self.inplace)
 
 
 class Mish(_Inplace):
-    """``x tanh(softplus(x))``."""
+    """``x tanh(softplus(x))``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.mish(input, inplace=self.inplace)
 
 
 class Hardswish(_Inplace):
-    """``x · relu6(x + 3) / 6``."""
+    """``x · relu6(x + 3) / 6``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.hardswish(input, self.inplace)
 
 
 class Hardsigmoid(_Inplace):
-    """``relu6(x + 3) / 6``."""
+    """``relu6(x + 3) / 6``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.hardsigmoid(input, self.inplace)
 
 
 class Hardtanh(torch.nn.Module):
-    """``x`` clipped to ``[min_val, max_val]``."""
+    """``x`` clipped to ``[min_val, max_val]``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def __init__(
         self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None
@@ -212,14 +261,20 @@ class Hardtanh(torch.nn.Module):
 
 
 class Softsign(torch.nn.Module):
-    """``x / (1 + |x|)``."""
+    """``x / (1 + |x|)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.softsign(input)
 
 
 class LogSigmoid(torch.nn.Module):
-    """``log σ(x)``."""
+    """``log σ(x)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.logsigmoid(input)
@@ -237,21 +292,30 @@ class _AlongDim(torch.nn.Module):
 
 
 class Softmax(_AlongDim):
-    """``e^{x_i} / Σ_j e^{x_j}`` along ``dim``."""
+    """``e^{x_i} / Σ_j e^{x_j}`` along ``dim``.
+
+    Shapes: ``input`` ``(*)``, normalised along ``dim``; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.softmax(input, self.dim)
 
 
 class LogSoftmax(_AlongDim):
-    """``log softmax(x)`` along ``dim``."""
+    """``log softmax(x)`` along ``dim``.
+
+    Shapes: ``input`` ``(*)``, normalised along ``dim``; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.log_softmax(input, self.dim)
 
 
 class Softmin(_AlongDim):
-    """``softmax(-x)`` along ``dim``."""
+    """``softmax(-x)`` along ``dim``.
+
+    Shapes: ``input`` ``(*)``, normalised along ``dim``; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.softmin(input, self.dim)

@@ -156,6 +156,9 @@ class RelativePositionAttention(MultiheadAttention):
     Buckets from :func:`relative_position_bucket`: ``clipped=True`` gives one bucket per
     distance up to ``±max_distance``; otherwise T5's log-spaced buckets. With a zero table this
     is ``MultiheadAttention`` exactly (same parameter names for everything else).
+
+    Shapes: ``query`` ``(N, L, E)``, ``key``/``value`` ``(N, S, E)`` (``batch_first``); returns
+    ``(N, L, E)`` and the weights ``(N, L, S)``.
     """
 
     def __init__(

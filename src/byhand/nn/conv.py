@@ -336,6 +336,8 @@ class DepthwiseSeparableConv2d(torch.nn.Module):
     """A depthwise ``Conv2d(C, C·m, k, groups=C)`` then a pointwise ``Conv2d(C·m, O, 1)``.
 
     Parameters ``C·m·k² + C·m·O`` (plus biases) against ``C·O·k²`` for a full ``Conv2d``.
+
+    Shapes: ``input`` ``(N, C, H, W)``; returns ``(N, O, H', W')``.
     """
 
     def __init__(
@@ -382,6 +384,9 @@ class DeformableConv2d(_ConvNd):
 
     ``forward(input, offset, mask=None)``: ``offset (N, 2·G·kh·kw, Ho, Wo)`` moves each tap
     of each output by ``(Δy, Δx)``; usually predicted by a plain ``Conv2d`` from the input.
+
+    Shapes: ``input`` ``(N, C, H, W)``, ``offset`` ``(N, 2·G·kh·kw, H', W')``, ``mask`` ``(N,
+    G·kh·kw, H', W')``; returns ``(N, O, H', W')``.
     """
 
     def __init__(

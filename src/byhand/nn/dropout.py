@@ -26,7 +26,10 @@ class _DropoutNd(torch.nn.Module):
 
 
 class Dropout(_DropoutNd):
-    """Zero each element with probability ``p``; scale the rest by ``1/(1 − p)``."""
+    """Zero each element with probability ``p``; scale the rest by ``1/(1 − p)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def forward(self, input):
         return F.dropout(input, self.p, self.training, self.inplace)
@@ -53,6 +56,8 @@ class Dropout2d(_DropoutNd):
 class DropConnect(torch.nn.Module):
     """Wrap a ``Linear`` (``module``) and drop its **weights** with probability ``p`` in
     training: ``y = x (W ⊙ M / (1 − p))ᵀ + b``, one mask ``M`` per forward; eval: ``module(x)``.
+
+    Shapes: as the wrapped ``Linear``: ``(*, in_features)`` to ``(*, out_features)``.
     """
 
     def __init__(self, module, p=0.5):

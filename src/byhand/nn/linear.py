@@ -11,7 +11,10 @@ __all__ = ["Identity", "Linear"]
 
 
 class Identity(torch.nn.Module):
-    """Return the input unchanged, whatever the constructor was given (a placeholder layer)."""
+    """Return the input unchanged, whatever the constructor was given (a placeholder layer).
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()

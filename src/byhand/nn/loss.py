@@ -47,6 +47,8 @@ class _Loss(torch.nn.Module):
 class MSELoss(_Loss):
     """Mean squared error ``(input - target)^2`` with ``reduction`` ``'mean'`` | ``'sum'`` |
     ``'none'``.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
@@ -115,7 +117,10 @@ class NLLLoss(_Loss):
 
 
 class BCELoss(_Loss):
-    """Binary cross-entropy of probabilities in ``[0, 1]``; ``weight`` broadcasts."""
+    """Binary cross-entropy of probabilities in ``[0, 1]``; ``weight`` broadcasts.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -126,7 +131,11 @@ class BCELoss(_Loss):
 
 
 class BCEWithLogitsLoss(_Loss):
-    """Binary cross-entropy of logits, with ``weight`` and per-class ``pos_weight``."""
+    """Binary cross-entropy of logits, with ``weight`` and per-class ``pos_weight``.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; ``pos_weight`` ``(C,)`` broadcasts along
+    the last axis; a scalar, or ``(*)`` for ``'none'``.
+    """
 
     def __init__(
         self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None
@@ -142,7 +151,10 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class KLDivLoss(_Loss):
-    """``KL(target ‖ exp(input))``; ``reduction='batchmean'`` is the per-sample divergence."""
+    """``KL(target ‖ exp(input))``; ``reduction='batchmean'`` is the per-sample divergence.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
         super().__init__(size_average, reduce, reduction, F.REDUCTIONS + ("batchmean",))
@@ -157,7 +169,10 @@ class KLDivLoss(_Loss):
 
 # --8<-- [start:regression]
 class L1Loss(_Loss):
-    """Mean absolute error ``|input - target|``."""
+    """Mean absolute error ``|input - target|``.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -167,7 +182,10 @@ class L1Loss(_Loss):
 
 
 class SmoothL1Loss(_Loss):
-    """``½ r² / β`` below ``β``, ``|r| - ½ β`` above; ``beta=0`` is L1."""
+    """``½ r² / β`` below ``β``, ``|r| - ½ β`` above; ``beta=0`` is L1.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
         super().__init__(size_average, reduce, reduction)
@@ -178,7 +196,10 @@ class SmoothL1Loss(_Loss):
 
 
 class HuberLoss(_Loss):
-    """``½ r²`` below ``δ``, ``δ (|r| - ½ δ)`` above."""
+    """``½ r²`` below ``δ``, ``δ (|r| - ½ δ)`` above.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
 
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction=reduction)
@@ -204,7 +225,11 @@ class QuantileLoss(_Loss):
 
 # --8<-- [start:embedding]
 class MarginRankingLoss(_Loss):
-    """``max(0, -y (x1 - x2) + margin)``."""
+    """``max(0, -y (x1 - x2) + margin)``.
+
+    Shapes: ``input1``, ``input2``, ``target`` ``(N,)`` or ``()``; a scalar, or ``(N,)`` for
+    ``'none'``.
+    """
 
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -215,7 +240,10 @@ class MarginRankingLoss(_Loss):
 
 
 class HingeEmbeddingLoss(_Loss):
-    """``x`` for ``y = 1``, ``max(0, margin - x)`` for ``y = -1``."""
+    """``x`` for ``y = 1``, ``max(0, margin - x)`` for ``y = -1``.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
 
     def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -226,7 +254,11 @@ class HingeEmbeddingLoss(_Loss):
 
 
 class CosineEmbeddingLoss(_Loss):
-    """``1 - cos`` for ``y = 1``, ``max(0, cos - margin)`` for ``y = -1``."""
+    """``1 - cos`` for ``y = 1``, ``max(0, cos - margin)`` for ``y = -1``.
+
+    Shapes: ``input1``, ``input2`` ``(N, D)`` or ``(D,)``, ``target`` ``(N,)`` or ``()``; a
+    scalar, or ``(N,)`` for ``'none'``.
+    """
 
     def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
         super().__init__(size_average, reduce, reduction)
@@ -237,7 +269,11 @@ class CosineEmbeddingLoss(_Loss):
 
 
 class TripletMarginLoss(_Loss):
-    """``max(0, d(a, p) - d(a, n) + margin)`` with the ``p``-norm distance."""
+    """``max(0, d(a, p) - d(a, n) + margin)`` with the ``p``-norm distance.
+
+    Shapes: ``anchor``, ``positive``, ``negative`` ``(N, D)`` or ``(D,)``; a scalar, or ``(N,)``
+    for ``'none'``.
+    """
 
     def __init__(
         self,
@@ -261,7 +297,11 @@ class TripletMarginLoss(_Loss):
 
 
 class ContrastiveLoss(_Loss):
-    """Pairs ``(x1, x2, y)``: ``½ y d² + ½ (1 - y) max(0, margin - d)²``. No PyTorch twin."""
+    """Pairs ``(x1, x2, y)``: ``½ y d² + ½ (1 - y) max(0, margin - d)²``. No PyTorch twin.
+
+    Shapes: ``input1``, ``input2`` ``(N, D)``, ``target`` ``(N,)``; a scalar, or ``(N,)`` for
+    ``'none'``.
+    """
 
     def __init__(self, margin=1.0, reduction="mean"):
         super().__init__(reduction=reduction)

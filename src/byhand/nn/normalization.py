@@ -320,6 +320,8 @@ class RMSNorm(torch.nn.Module):
     """RMS norm over the trailing ``normalized_shape`` axes: ``x / rms(x) · weight``, no bias.
 
     ``eps=None`` uses the machine epsilon of the input's dtype, as PyTorch does.
+
+    Shapes: ``x`` ``(*, *normalized_shape)``; the output has the same shape.
     """
 
     def __init__(

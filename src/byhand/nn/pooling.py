@@ -104,7 +104,11 @@ class AdaptiveAvgPool2d(torch.nn.Module):
 
 
 class AdaptiveMaxPool2d(torch.nn.Module):
-    """Max into a fixed ``output_size``; ``return_indices`` as ``MaxPool2d``."""
+    """Max into a fixed ``output_size``; ``return_indices`` as ``MaxPool2d``.
+
+    Shapes: ``input`` ``(N, C, H, W)`` or ``(C, H, W)``; returns ``(N, C, h, w)`` with ``(h, w)
+    = output_size``.
+    """
 
     def __init__(self, output_size, return_indices=False):
         super().__init__()

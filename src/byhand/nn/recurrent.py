@@ -24,7 +24,11 @@ def _shape(t):
 
 # --8<-- [start:base]
 class RNNBase(torch.nn.Module):
-    """Parameters, initialisation and input checks shared by ``RNN``, ``LSTM`` and ``GRU``."""
+    """Parameters, initialisation and input checks shared by ``RNN``, ``LSTM`` and ``GRU``.
+
+    Shapes: ``input`` ``(L, N, H_in)`` (``(N, L, H_in)`` with ``batch_first``, ``(L, H_in)``
+    unbatched); ``hx`` ``(D·num_layers, N, H)``.
+    """
 
     def __init__(
         self,
@@ -243,14 +247,22 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory; returns ``output, (h_n, c_n)``. Gates packed ``i, f, g, o``."""
+    """Long short-term memory; returns ``output, (h_n, c_n)``. Gates packed ``i, f, g, o``.
+
+    Shapes: ``input`` ``(L, N, H_in)`` (``batch_first``: ``(N, L, H_in)``); ``output`` ``(L, N,
+    D·H)``; ``h_n``, ``c_n`` ``(D·num_layers, N, H)``.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__("LSTM", *args, **kwargs)
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit; returns ``output, h_n``. Gates packed ``r, z, n``."""
+    """Gated recurrent unit; returns ``output, h_n``. Gates packed ``r, z, n``.
+
+    Shapes: ``input`` ``(L, N, H_in)`` (``batch_first``: ``(N, L, H_in)``); ``output`` ``(L, N,
+    D·H)``; ``h_n`` ``(D·num_layers, N, H)``.
+    """
 
     def __init__(self, *args, **kwargs):
         if "proj_size" in kwargs:
@@ -263,7 +275,10 @@ class GRU(RNNBase):
 
 # --8<-- [start:cells]
 class RNNCellBase(torch.nn.Module):
-    """One step of a recurrent layer: ``weight_ih (G·H, C)``, ``weight_hh (G·H, H)``, biases."""
+    """One step of a recurrent layer: ``weight_ih (G·H, C)``, ``weight_hh (G·H, H)``, biases.
+
+    Shapes: ``input`` ``(N, C)`` or ``(C,)``; states ``(N, H)`` or ``(H,)``.
+    """
 
     _cell = None  # the functional step, set by each subclass
 
@@ -348,7 +363,10 @@ class RNNCell(RNNCellBase):
 
 
 class LSTMCell(RNNCellBase):
-    """One LSTM step: ``(x, (h, c))`` → ``(h', c')``; gates packed ``i, f, g, o``."""
+    """One LSTM step: ``(x, (h, c))`` → ``(h', c')``; gates packed ``i, f, g, o``.
+
+    Shapes: ``input`` ``(N, C)`` or ``(C,)``; ``h``, ``c`` ``(N, H)`` or ``(H,)``.
+    """
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
@@ -362,7 +380,10 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step: ``(x, h)`` → ``h'``; gates packed ``r, z, n``."""
+    """One GRU step: ``(x, h)`` → ``h'``; gates packed ``r, z, n``.
+
+    Shapes: ``input`` ``(N, C)`` or ``(C,)``; ``h`` ``(N, H)`` or ``(H,)``.
+    """
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)

@@ -40,6 +40,9 @@ class TransformerEncoderLayer(torch.nn.Module):
     Post-norm (``norm_first=False``, the 2017 paper): ``x = norm1(x + SA(x))``,
     ``x = norm2(x + FF(x))``. Pre-norm: ``x = x + SA(norm1(x))``, ``x = x + FF(norm2(x))``,
     which leaves an identity path from input to output. ``FF(x) = W₂ dropout(act(W₁ x))``.
+
+    Shapes: ``src`` ``(S, N, E)`` (``batch_first``: ``(N, S, E)``); the output has the same
+    shape.
     """
 
     def __init__(
@@ -118,6 +121,9 @@ class TransformerEncoder(torch.nn.Module):
     PyTorch's encoder, in ``eval()`` without autograd and with a ``src_key_padding_mask`` (and
     no ``mask``), runs on nested tensors and returns **zeros at the padded positions**; this one
     does the same, so the two agree everywhere (see the page's pitfalls).
+
+    Shapes: ``src`` ``(S, N, E)`` (``batch_first``: ``(N, S, E)``); the output has the same
+    shape.
     """
 
     def __init__(
@@ -198,7 +204,11 @@ class TransformerEncoder(torch.nn.Module):
 # --8<-- [start:decoder_layer]
 class TransformerDecoderLayer(torch.nn.Module):
     """Self-attention over the target, attention to the encoder's ``memory``, feed-forward;
-    each in a residual connection, normalised after (``norm_first=False``) or before."""
+    each in a residual connection, normalised after (``norm_first=False``) or before.
+
+    Shapes: ``tgt`` ``(T, N, E)``, ``memory`` ``(S, N, E)`` (``batch_first``: batch first); the
+    output has the shape of ``tgt``.
+    """
 
     def __init__(
         self,

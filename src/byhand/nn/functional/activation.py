@@ -82,7 +82,10 @@ __all__ = [
 
 # --8<-- [start:elementwise]
 class Elementwise(torch.autograd.Function):
-    """``y = formula(x)`` whose backward is ``grad · derivative(x, y)``, written by hand."""
+    """``y = formula(x)`` whose backward is ``grad · derivative(x, y)``, written by hand.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
 
     @staticmethod
     def forward(ctx, input, formula, derivative, options):
@@ -98,7 +101,10 @@ class Elementwise(torch.autograd.Function):
 
 
 def elementwise(input, formula, derivative, inplace=False, **options):
-    """Apply an element-wise activation; ``inplace=True`` writes the result into ``input``."""
+    """Apply an element-wise activation; ``inplace=True`` writes the result into ``input``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
     if not inplace:
         return Elementwise.apply(input, formula, derivative, options)
     # The backward needs x after ``input`` is overwritten: run on a copy, then write the result.
@@ -115,6 +121,8 @@ def minus_abs(input):
 
     ``-x.abs()`` has the same values, but autograd gives ``abs`` slope 0 at 0, which would zero
     the gradient of every formula below at exactly the point where it is largest.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
     """
     x = input
     return x - 2 * torch.clamp(x, min=0)
@@ -129,6 +137,8 @@ def step(input):
 
     Arithmetic only: ``(x > 0).to(x.dtype)`` or ``torch.where`` are several times slower on
     the CPU, and a derivative is mostly made of steps.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
     """
     return torch.sign(torch.clamp(input, min=0))
 
@@ -149,6 +159,7 @@ def relu_derivative(input, output=None):
 
 
 def relu(input, inplace=False):
+    """``max(0, x)``, element-wise: ``input`` of any shape ``(*)``, output the same shape."""
     return elementwise(input, relu_formula, relu_derivative, inplace)
 
 
@@ -169,6 +180,7 @@ def hardtanh_derivative(input, output=None, min_val=-1.0, max_val=1.0):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``x`` clipped to ``[min_val, max_val]``, element-wise on ``(*)``; same shape out."""
     if min_val > max_val:
         raise ValueError(f"hardtanh expects min_val <= max_val, got {min_val} > {max_val}")
     options = dict(min_val=min_val, max_val=max_val)
@@ -176,7 +188,10 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
 
 
 def relu6(input, inplace=False):
-    """``min(max(x, 0), 6)``: ``hardtanh`` on ``[0, 6]`` (its slope at 0 and at 6 is 0)."""
+    """``min(max(x, 0), 6)``: ``hardtanh`` on ``[0, 6]`` (its slope at 0 and at 6 is 0).
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
     return hardtanh(input, 0.0, 6.0, inplace)
 
 
@@ -195,6 +210,7 @@ def leaky_relu_derivative(input, output=None, negative_slope=0.01):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """``x`` if ``x > 0`` else ``negative_slope · x``, element-wise on ``(*)``."""
     options = dict(negative_slope=negative_slope)
     return elementwise(input, leaky_relu_formula, leaky_relu_derivative, inplace, **options)
 
@@ -242,6 +258,7 @@ def elu_derivative(input, output=None, alpha=1.0):
 
 
 def elu(input, alpha=1.0, inplace=False):
+    """``x`` if ``x > 0`` else ``alpha (eˣ − 1)``, element-wise on ``(*)``; same shape out."""
     return elementwise(input, elu_formula, elu_derivative, inplace, alpha=alpha)
 
 
@@ -255,11 +272,13 @@ def selu_formula(input):
 
 
 def selu_derivative(input, output=None):
+    """``d selu / dx`` from ``input`` (or from ``output``), shape ``(*)``."""
     y = None if output is None else output / SELU_SCALE
     return SELU_SCALE * elu_derivative(input, y, alpha=SELU_ALPHA)
 
 
 def selu(input, inplace=False):
+    """``scale · elu(x, alpha)`` with the fixed SELU constants, element-wise on ``(*)``."""
     return elementwise(input, selu_formula, selu_derivative, inplace)
 
 
@@ -276,6 +295,7 @@ def celu_derivative(input, output=None, alpha=1.0):
 
 
 def celu(input, alpha=1.0, inplace=False):
+    """``max(0, x) + min(0, alpha (e^{x/alpha} − 1))``, element-wise on ``(*)``."""
     if alpha == 0:
         raise ValueError("celu expects alpha != 0 (it divides by alpha), got 0")
     return elementwise(input, celu_formula, celu_derivative, inplace, alpha=alpha)
@@ -299,6 +319,7 @@ def sigmoid_derivative(input, output=None):
 
 
 def sigmoid(input):
+    """``1 / (1 + e⁻ˣ)``, element-wise: ``input`` of any shape ``(*)``, same shape out."""
     return elementwise(input, sigmoid_formula, sigmoid_derivative)
 
 
@@ -319,6 +340,7 @@ def tanh_derivative(input, output=None):
 
 
 def tanh(input):
+    """``(eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)``, element-wise on ``(*)``; same shape out."""
     return elementwise(input, tanh_formula, tanh_derivative)
 
 
@@ -347,6 +369,7 @@ def softplus_derivative(input, output=None, beta=1.0, threshold=20.0):
 
 
 def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + e^{beta x}) / beta`` (``x`` above ``threshold``), element-wise on ``(*)``."""
     options = dict(beta=beta, threshold=threshold)
     return elementwise(input, softplus_formula, softplus_derivative, **options)
 
@@ -380,6 +403,7 @@ def gelu_derivative(input, output=None, approximate="none"):
 
 
 def gelu(input, approximate="none"):
+    """``x Φ(x)`` (or its tanh approximation), element-wise on ``(*)``; same shape out."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu expects approximate 'none' or 'tanh', got {approximate!r}")
     return elementwise(input, gelu_formula, gelu_derivative, approximate=approximate)
@@ -401,6 +425,7 @@ def silu_derivative(input, output=None):
 
 
 def silu(input, inplace=False):
+    """``x · sigmoid(x)``, element-wise: ``input`` of any shape ``(*)``, same shape out."""
     return elementwise(input, silu_formula, silu_derivative, inplace)
 
 
@@ -416,6 +441,7 @@ def mish_derivative(input, output=None):
 
 
 def mish(input, inplace=False):
+    """``x · tanh(softplus(x))``, element-wise on ``(*)``; same shape out."""
     return elementwise(input, mish_formula, mish_derivative, inplace)
 
 
@@ -438,6 +464,7 @@ def hardsigmoid_derivative(input, output=None):
 
 
 def hardsigmoid(input, inplace=False):
+    """``relu6(x + 3) / 6``, element-wise on ``(*)``; same shape out."""
     return elementwise(input, hardsigmoid_formula, hardsigmoid_derivative, inplace)
 
 
@@ -454,6 +481,7 @@ def hardswish_derivative(input, output=None):
 
 
 def hardswish(input, inplace=False):
+    """``x · relu6(x + 3) / 6``, element-wise on ``(*)``; same shape out."""
     return elementwise(input, hardswish_formula, hardswish_derivative, inplace)
 
 
@@ -473,6 +501,7 @@ def softsign_derivative(input, output=None):
 
 
 def softsign(input):
+    """``x / (1 + |x|)``, element-wise on ``(*)``; same shape out."""
     return elementwise(input, softsign_formula, softsign_derivative)
 
 
@@ -491,6 +520,7 @@ def logsigmoid_derivative(input, output=None):
 
 
 def logsigmoid(input):
+    """``log sigmoid(x) = −softplus(−x)``, element-wise on ``(*)``; same shape out."""
     return elementwise(input, logsigmoid_formula, logsigmoid_derivative)
 
 
@@ -536,7 +566,10 @@ class LogSoftmax(torch.autograd.Function):
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """``x_i - log Σ_j e^{x_j}``, shifted by the maximum so no ``e^x`` overflows."""
+    """``x_i - log Σ_j e^{x_j}``, shifted by the maximum so no ``e^x`` overflows.
+
+    Shapes: ``input`` ``(*)``, normalised along ``dim``; the output has the same shape.
+    """
     if dtype is not None:
         input = input.to(dtype)
     if dim is None:
@@ -561,7 +594,10 @@ class Softmax(torch.autograd.Function):
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
-    """``e^{x_i} / Σ_j e^{x_j}``, from the same shifted logarithm as :func:`log_softmax`."""
+    """``e^{x_i} / Σ_j e^{x_j}``, from the same shifted logarithm as :func:`log_softmax`.
+
+    Shapes: ``input`` ``(*)``, normalised along ``dim``; the output has the same shape.
+    """
     if dtype is not None:
         input = input.to(dtype)
     if dim is None:
@@ -570,7 +606,10 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
-    """``softmax(-x)``: the smallest entry gets the largest weight."""
+    """``softmax(-x)``: the smallest entry gets the largest weight.
+
+    Shapes: ``input`` ``(*)``, normalised along ``dim``; the output has the same shape.
+    """
     if dtype is not None:
         input = input.to(dtype)
     if dim is None:

@@ -117,6 +117,9 @@ def scaled_dot_product_attention(
     ``enable_gqa``: ``K``, ``V`` with fewer heads (dim ``-3``), each shared by a group of
     query heads.
     A query row that may attend to nothing returns zeros (and a zero gradient), as PyTorch does.
+
+    Shapes: ``query`` ``(*, L, E)``, ``key`` ``(*, S, E)``, ``value`` ``(*, S, Ev)``,
+    ``attn_mask`` broadcastable to ``(*, L, S)``; returns ``(*, L, Ev)``.
     """
     if query.dim() < 2 or key.dim() < 2 or value.dim() < 2:
         raise ValueError(
@@ -368,6 +371,8 @@ def relative_position_bucket(
     to 0). Otherwise T5's buckets (Raffel et al., 2020): half the buckets per sign when
     ``bidirectional``; within a sign, distances below ``n/2`` get a bucket each and larger
     ones share log-spaced buckets up to ``max_distance``, beyond which they share the last.
+
+    Shapes: ``relative_position`` ``(*)`` integers; returns bucket indices ``(*)``.
     """
     d = relative_position
     if clipped:

@@ -58,6 +58,8 @@ def pad(input, pad, mode="constant", value=0.0):
     ``mode``: ``'constant'`` (with ``value``), ``'reflect'``, ``'replicate'``, ``'circular'``
     (the conv layers' ``padding_mode``); the last three read each padded position from an
     index.
+
+    Shapes: ``input`` ``(*, D1, ..., Dk)``; each padded dimension grows by its two amounts.
     """
     if len(pad) % 2 or len(pad) // 2 > input.dim():
         raise ValueError(f"pad needs pairs for at most {input.dim()} dims, got {tuple(pad)}")

@@ -35,7 +35,10 @@ def _inverted_dropout(input, p, training, inplace, mask_shape):
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
-    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 − p)``."""
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 − p)``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
     _check_probability(p, "dropout")
     return _inverted_dropout(input, p, training, inplace, None)
 
@@ -100,6 +103,8 @@ def drop_connect(weight, p=0.5, training=True):
     """Zero each **weight** with probability ``p`` and scale the rest by ``1 / (1 − p)``.
 
     One mask per call, shared by the whole batch; the identity when not training.
+
+    Shapes: ``weight`` ``(*)``, any shape; the output has the same shape.
     """
     _check_probability(p, "drop_connect")
     return _inverted_dropout(weight, p, training, False, None)

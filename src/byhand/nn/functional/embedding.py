@@ -14,6 +14,8 @@ class EmbeddingLookup(torch.autograd.Function):
     position where ``input == i`` — the transpose of a one-hot matmul — except the
     ``padding_idx`` row, which gets none; with ``scale_grad_by_freq`` each sum is divided by how
     often ``i`` occurs in ``input``.
+
+    Shapes: ``weight`` ``(V, E)``, ``input`` ``(*)`` integers; returns ``(*, E)``.
     """
 
     @staticmethod
@@ -46,6 +48,8 @@ class EmbeddingLookup(torch.autograd.Function):
 def embedding_renorm_(weight, input, max_norm, norm_type=2.0):
     """Rescale, in place, every row of ``weight`` that ``input`` uses and whose ``norm_type``
     norm exceeds ``max_norm``, to norm ``max_norm`` (``row · max_norm / (norm + 1e-7)``).
+
+    Shapes: ``weight`` ``(V, E)``, ``input`` ``(*)`` integers; returns ``weight``.
     """
     with torch.no_grad():
         rows = torch.unique(input.reshape(-1))

@@ -40,12 +40,16 @@ REDUCTIONS = ("none", "mean", "sum")
 
 # --8<-- [start:reduce]
 def check_reduction(reduction):
+    """Raise ``ValueError`` unless ``reduction`` is ``'none'``, ``'mean'`` or ``'sum'``."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def reduce(loss, reduction):
-    """Apply ``reduction`` (``'none'`` | ``'mean'`` | ``'sum'``) to an element-wise loss."""
+    """Apply ``reduction`` (``'none'`` | ``'mean'`` | ``'sum'``) to an element-wise loss.
+
+    Shapes: ``loss`` ``(*)``; a scalar for ``'mean'``/``'sum'``, ``(*)`` for ``'none'``.
+    """
     check_reduction(reduction)
     if reduction == "mean":
         return loss.mean()
@@ -82,7 +86,10 @@ def check_same_shape(name, *tensors):
 
 # --8<-- [start:mse_loss]
 def mse_loss(input, target, reduction="mean"):
-    """``(input - target)^2``, reduced. Shapes must match exactly (no silent broadcasting)."""
+    """``(input - target)^2``, reduced. Shapes must match exactly (no silent broadcasting).
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
     if input.shape != target.shape:
         raise ValueError(
             "mse_loss expects input and target of the same shape, "
@@ -255,7 +262,10 @@ class BinaryCrossEntropy(torch.autograd.Function):
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """Binary cross-entropy of probabilities ``input`` in ``[0, 1]`` against ``target``."""
+    """Binary cross-entropy of probabilities ``input`` in ``[0, 1]`` against ``target``.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
     check_reduction(reduction)
     check_same_shape("binary_cross_entropy (input, target)", input, target)
     if bool(((input < 0) | (input > 1)).any()):
@@ -281,6 +291,8 @@ def binary_cross_entropy_with_logits(
     With ``log(1 - σ(x)) = log σ(x) - x`` both terms share the stable :func:`logsigmoid`:
     ``loss = (1 - y) x - (1 + (p - 1) y) log σ(x)``. ``pos_weight`` ``p`` (one per class, the
     last dimension) scales the positive term only.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
     check_reduction(reduction)
     check_same_shape("binary_cross_entropy_with_logits (input, target)", input, target)
@@ -301,6 +313,8 @@ def kl_div(input, target, reduction="mean", log_target=False):
     ``0 · log 0`` is taken as 0 (``xlogy``). ``log_target=True`` takes ``target`` as
     ``log y``: ``e^t (t - input)``. ``'batchmean'`` divides the sum by the batch size
     ``input.size(0)`` — the true KL divergence per sample; ``'mean'`` divides by every element.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
     if reduction not in REDUCTIONS + ("batchmean",):
         raise ValueError(
@@ -322,7 +336,10 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
 # --8<-- [start:regression]
 def l1_loss(input, target, reduction="mean"):
-    """``|input - target|``: its minimiser is the median."""
+    """``|input - target|``: its minimiser is the median.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
     check_same_shape("l1_loss (input, target)", input, target)
     return reduce((input - target).abs(), reduction)
 
@@ -332,6 +349,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
     ``δ`` stays a Python number: a ``torch.tensor(delta)`` made here would sit on the CPU
     whatever device the input is on.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
     check_same_shape("huber_loss (input, target)", input, target)
     if delta <= 0:
@@ -343,7 +362,10 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """Huber divided by ``β``: ``½ r² / β`` for ``|r| < β``, else ``|r| - ½ β``; ``β = 0`` is
-    :func:`l1_loss` (PyTorch's special case, instead of dividing by 0)."""
+    :func:`l1_loss` (PyTorch's special case, instead of dividing by 0).
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
+    """
     check_same_shape("smooth_l1_loss (input, target)", input, target)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss expects beta >= 0, got {beta}")
@@ -367,7 +389,11 @@ def _check_targets(name, target, allowed):
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
     """``max(0, -y (x1 - x2) + margin)``: ``y = 1`` wants ``x1`` ranked above ``x2`` by
-    ``margin``, ``y = -1`` the other way round."""
+    ``margin``, ``y = -1`` the other way round.
+
+    Shapes: ``input1``, ``input2``, ``target`` ``(N,)`` or ``()``; a scalar, or ``(N,)`` for
+    ``'none'``.
+    """
     check_same_shape("margin_ranking_loss (input1, input2, target)", input1, input2, target)
     return reduce(relu(-target * (input1 - input2) + margin), reduction)
 
@@ -376,6 +402,8 @@ def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
     """``x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1`` (``input`` a distance).
 
     As in PyTorch, a target that is neither 1 nor -1 gets both terms.
+
+    Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
     check_same_shape("hinge_embedding_loss (input, target)", input, target)
     zeros = torch.zeros_like(input)
@@ -418,7 +446,11 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
 
 # --8<-- [start:triplet_margin_loss]
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
-    """``‖x1 - x2 + eps‖_p`` along the last dimension (``eps`` keeps the norm off 0)."""
+    """``‖x1 - x2 + eps‖_p`` along the last dimension (``eps`` keeps the norm off 0).
+
+    Shapes: ``x1``, ``x2`` ``(N, D)`` or ``(D,)``; returns ``(N,)`` (``(N, 1)`` with
+    ``keepdim``).
+    """
     v = (x1 - x2 + eps).abs()
     return (v**p).sum(dim=-1, keepdim=keepdim) ** (1 / p)
 

@@ -194,6 +194,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Standardise ``input`` over its trailing ``normalized_shape`` axes, then ``x̂ · γ + β``.
 
     ``γ`` and ``β`` have shape ``normalized_shape``: one scale per normalised element.
+
+    Shapes: ``input`` ``(*, *normalized_shape)``; the output has the same shape.
     """
     normalized_shape = tuple(normalized_shape)
     if tuple(input.shape[input.dim() - len(normalized_shape) :]) != normalized_shape:
@@ -273,6 +275,8 @@ def instance_norm(
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """``x / √(mean(x²) + ε) · γ`` over the trailing ``normalized_shape`` axes: no centring,
     no bias. ``eps=None`` means the machine epsilon of the input's dtype, as in PyTorch.
+
+    Shapes: ``input`` ``(*, *normalized_shape)``; the output has the same shape.
     """
     normalized_shape = tuple(normalized_shape)
     if tuple(input.shape[input.dim() - len(normalized_shape) :]) != normalized_shape:
