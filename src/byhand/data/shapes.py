@@ -25,6 +25,7 @@ __all__ = [
     "make_shapes",
     "references",
     "shapes_datasets",
+    "shapes_vocabulary",
 ]
 
 SHAPES = ("circle", "square", "triangle")
@@ -211,10 +212,15 @@ class ShapesCaptions(torch.utils.data.Dataset):
         return self.images[index], self.tokens[index]
 
 
+def shapes_vocabulary():
+    """The :class:`Vocabulary` of the whole grammar (17 entries with the special tokens)."""
+    return Vocabulary(grammar_words())
+
+
 def shapes_datasets(n_train=2000, n_val=500, size=32, seed=0):
     """``(train, val, vocab)``: two :class:`ShapesCaptions` drawn from different seeds (so no
     validation image is a training image) and the vocabulary of the whole grammar."""
-    vocab = Vocabulary(grammar_words())
+    vocab = shapes_vocabulary()
     length = 2 + max(len(c.split()) for c in _longest_captions())
     train = ShapesCaptions(*make_shapes(n_train, size, seed=2 * seed), vocab, length)
     val = ShapesCaptions(*make_shapes(n_val, size, seed=2 * seed + 1), vocab, length)

@@ -9,6 +9,7 @@ captions are produced by greedy decoding or beam search.
 import torch
 
 import byhand
+from byhand.data.shapes import references, shapes_datasets, shapes_vocabulary
 from byhand.metrics import bleu_scores, exact_match
 
 __all__ = [
@@ -18,15 +19,8 @@ __all__ = [
     "caption_loss",
     "evaluate_captions",
     "greedy_decode",
+    "recipe",
 ]
-
-
-def _namespace(impl):
-    if impl == "byhand":
-        return byhand.nn
-    if impl == "torch":
-        return torch.nn
-    raise ValueError(f"impl must be 'byhand' or 'torch', got {impl!r}")
 
 
 # --8<-- [start:model]
@@ -55,8 +49,10 @@ class ShapesCaptioner(torch.nn.Module):
         cell_from_image=True,
         impl="byhand",
     ):
+        from byhand.train.recipes import namespace  # byhand.train registers this model's recipe
+
         super().__init__()
-        nn = _namespace(impl)
+        nn = namespace(impl)
         if image_size % 8:
             raise ValueError(
                 f"ShapesCaptioner expects image_size divisible by 8, got {image_size}"
@@ -73,7 +69,7 @@ class ShapesCaptioner(torch.nn.Module):
                 nn.MaxPool2d(2),
             ]
             channels = out
-        self.encoder = torch.nn.Sequential(*stages, nn.Flatten())
+        self.encoder = nn.Sequential(*stages, nn.Flatten())
         features = channels * (image_size // 8) ** 2
         states = 2 if cell_from_image else 1
         self.init_state = nn.Linear(features, states * num_layers * hidden_size)
@@ -203,22 +199,166 @@ def beam_search(model, images, beam_width=3, max_length=12, length_penalty=1.0):
 
 
 @torch.no_grad()
-def evaluate_captions(model, images, references, vocab, beam_width=1, max_length=12, **kw):
-    """Caption ``images`` (greedy when ``beam_width == 1``) and score them against
-    ``references`` (per image, a list of caption strings). Returns ``(scores, captions)``:
-    BLEU-1..4 and ``exact`` (the fraction equal to one of their references)."""
+def evaluate_captions(model, dataset, beam_width=1, max_length=12, **beam_options):
+    """Caption the images of a ``ShapesCaptions`` ``dataset`` (greedy when
+    ``beam_width == 1``) and score them against every reference of each image. Returns
+    ``(scores, captions)``: BLEU-1..4 and ``exact`` (the fraction equal to a reference)."""
+    images = dataset.images.to(next(model.parameters()).device)
     was_training = model.training
     model.eval()
     try:
         if beam_width == 1:
             ids = greedy_decode(model, images, max_length)
         else:
-            ids = beam_search(model, images, beam_width, max_length, **kw)
+            ids = beam_search(model, images, beam_width, max_length, **beam_options)
     finally:
         model.train(was_training)
-    captions = [vocab.decode(row) for row in ids]
-    refs = [[r.split() for r in group] for group in references]
+    captions = [dataset.vocab.decode(row) for row in ids]
+    refs = [[r.split() for r in references(c)] for c in dataset.captions]
     candidates = [c.split() for c in captions]
     scores = bleu_scores(refs, candidates)
     scores["exact"] = exact_match(refs, candidates)
     return scores, captions
+
+
+# --8<-- [start:recipe]
+def recipe():
+    """``lstm-captioning-shapes``: the captioner on 3000 training / 500 held-out shape images
+    (``--synthetic N``: N training images and N/4 held out), Adam, warm-up + cosine."""
+    from byhand.train.recipes import Recipe, namespace
+
+    vocab = shapes_vocabulary()
+
+    def build(impl):
+        return ShapesCaptioner(len(vocab), impl=impl)
+
+    def datasets(config):
+        n_train, n_val = (3000, 500) if config.synthetic is None else (config.synthetic, 0)
+        # The images do not depend on the training seed: every run is scored on the same ones.
+        train, val, _ = shapes_datasets(n_train, n_val or max(n_train // 4, 1))
+        return train, val
+
+    def loss(impl):
+        return namespace(impl).CrossEntropyLoss(ignore_index=vocab.null)
+
+    def optimizer(impl, params, config):
+        adam = byhand.optim.Adam if impl == "byhand" else torch.optim.Adam
+        return adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+    return Recipe(
+        "lstm-captioning-shapes",
+        "CNN encoder + LSTM decoder captioning generated shape images, Adam + cosine",
+        build,
+        datasets,
+        epochs=12,
+        batch_size=32,
+        lr=3e-3,
+        warmup_epochs=0.5,
+        loss=loss,
+        optimizer=optimizer,
+        batch_fn=caption_batch,
+        synthetic=True,
+    )
+
+
+# --8<-- [end:recipe]
+
+
+RESULTS = "docs/case-studies/results/lstm-captioning-shapes.json"
+COMMAND = (
+    "python -m byhand.models.captioning"  # writes RESULTS; the page's numbers come from it
+)
+VARIANTS = {"c0 from the image": True, "c0 = 0 (CS231n)": False}
+
+
+def train_and_score(cell_from_image=True, n_train=None, epochs=None, samples=8, **fit_options):
+    """Train the recipe's model with ``byhand.train.fit`` and score it on the held-out images:
+    ``{"history", "greedy", "beam", "samples"}`` (plain numbers and strings, for JSON)."""
+    import types
+
+    from byhand.train import cosine_schedule, fit, seed_everything
+
+    spec = recipe()
+    config = types.SimpleNamespace(
+        synthetic=n_train, lr=spec.lr, weight_decay=spec.weight_decay, seed=0
+    )
+    epochs = epochs or spec.epochs
+    seed_everything(0)
+    train, val = spec.datasets(config)
+    model = ShapesCaptioner(len(train.vocab), cell_from_image=cell_from_image)
+    result = fit(
+        model,
+        train,
+        val,
+        loss=spec.loss("byhand"),
+        optimizer=lambda params: spec.optimizer("byhand", params, config),
+        scheduler=cosine_schedule(spec.warmup_epochs),
+        epochs=epochs,
+        batch_size=spec.batch_size,
+        batch_fn=spec.batch_fn,
+        **fit_options,
+    )
+    greedy, greedy_captions = evaluate_captions(model, val)
+    beam, beam_captions = evaluate_captions(model, val, beam_width=3)
+    differ = [i for i, (g, b) in enumerate(zip(greedy_captions, beam_captions)) if g != b]
+    shown = sorted(set(range(samples - 2)) | set(differ[:2]))[:samples]
+    return {
+        "n_train": len(train),
+        "n_val": len(val),
+        "epochs": epochs,
+        "history": result["history"],
+        "greedy": greedy,
+        "beam": beam,
+        "beam_differs": len(differ),
+        "samples": [
+            {"index": i, "truth": val.captions[i], "greedy": greedy_captions[i],
+             "beam": beam_captions[i]}
+            for i in shown
+        ],
+    }  # fmt: skip
+
+
+def write_results(path=RESULTS, n_train=None, epochs=None):
+    """Train each variant of ``VARIANTS`` with the recipe and write the results, dated, with
+    the machine and versions, to ``path`` (atomically: written beside it, then renamed)."""
+    import datetime
+    import json
+    import os
+    import platform
+    import time
+
+    started = time.time()
+    runs = {
+        name: train_and_score(cell, n_train, epochs, device="cpu", threads=1, progress=False)
+        for name, cell in VARIANTS.items()
+    }
+    record = {
+        "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": COMMAND,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "threads": 1,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "byhand": byhand.__version__},
+        "seconds": round(time.time() - started, 1),
+        "runs": runs,
+    }  # fmt: skip
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+    return record
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) > 2:
+        sys.exit(f"usage: {COMMAND} [RESULTS.json] (default {RESULTS})")
+    write_results(*sys.argv[1:])

@@ -175,3 +175,8 @@ register(
         warmup_epochs=0.2,
     )
 )
+
+# A case study keeps its recipe beside its model.
+from byhand.models import captioning  # noqa: E402
+
+register(captioning.recipe())
