@@ -301,7 +301,8 @@ def train_and_score(cell_from_image=True, n_train=None, epochs=None, samples=8, 
     greedy, greedy_captions = evaluate_captions(model, val)
     beam, beam_captions = evaluate_captions(model, val, beam_width=3)
     differ = [i for i, (g, b) in enumerate(zip(greedy_captions, beam_captions)) if g != b]
-    shown = sorted(set(range(samples - 2)) | set(differ[:2]))[:samples]
+    extra = [i for i in differ if i >= samples // 2][: samples // 2]  # where beam ≠ greedy
+    shown = [*range(samples - len(extra)), *extra]
     return {
         "n_train": len(train),
         "n_val": len(val),
