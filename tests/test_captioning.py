@@ -105,6 +105,7 @@ def test_padded_steps_do_not_count():
     assert grad[~real].abs().max() == 0 and grad[real].abs().min() > 0
 
 
+@torch.no_grad()
 def exhaustive_best(model, images, max_length, length_penalty):
     """Every word sequence up to max_length (ending at <END> or cut), scored as beam search
     scores it: the best per image."""
@@ -132,7 +133,7 @@ def exhaustive_best(model, images, max_length, length_penalty):
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0])
 def test_beam_search_as_wide_as_every_hypothesis_is_exhaustive(length_penalty):
     model = tiny_model(vocab_size=4)
-    images = torch.rand(3, 3, 16, 16, dtype=torch.float64)
+    images = torch.rand(2, 3, 16, 16, dtype=torch.float64)
     max_length = 3
     found = captioning.beam_search(
         model, images, beam_width=4 ** (max_length - 1), max_length=max_length,
@@ -150,3 +151,28 @@ def test_beam_of_one_is_greedy_and_wider_beams_score_no_worse():
     one = captioning.beam_search(model, images, beam_width=1, max_length=6)
     assert torch.equal(greedy, one)
     assert greedy.shape[0] == 6 and greedy.shape[1] <= 6
+
+
+def test_recipe_trains_end_to_end(tmp_path):
+    """`byhand train lstm-captioning-shapes` on a tiny budget: the run folder's weights load
+    into the model, the loss falls, and the trained model captions the held-out images."""
+    import json
+
+    from byhand.train import TrainConfig, train
+
+    out = tmp_path / "run"
+    config = TrainConfig(
+        recipe="lstm-captioning-shapes", out=str(out), synthetic=32, epochs=2, device="cpu",
+        progress=False, threads=1,
+    )  # fmt: skip
+    final = train(config)
+    history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert history[1]["train_loss"] < history[0]["train_loss"]
+    assert math.isfinite(final["val_loss"])
+    _, val, vocab = shapes.shapes_datasets(0, 16)
+    model = captioning.ShapesCaptioner(len(vocab))
+    model.load_state_dict(torch.load(out / "model-final.pt", weights_only=True))
+    scores, captions = captioning.evaluate_captions(model, val, beam_width=2, max_length=9)
+    assert len(captions) == 16 and set(scores) == {f"BLEU-{n}" for n in range(1, 5)} | {"exact"}
+    assert all(0 <= v <= 1 for v in scores.values())

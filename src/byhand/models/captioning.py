@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-# --8<-- [start:model]
+# --8<-- [start:model_init]
 class ShapesCaptioner(torch.nn.Module):
     """Images ``(N, 3, S, S)`` and caption prefixes ``(N, T)`` → next-word scores ``(N, T, V)``.
 
@@ -79,6 +79,8 @@ class ShapesCaptioner(torch.nn.Module):
         )
         self.head = nn.Linear(hidden_size, vocab_size)
 
+    # --8<-- [end:model_init]
+    # --8<-- [start:model_forward]
     def initial_state(self, images):
         """``(h0, c0)``, each ``(num_layers, N, hidden_size)``, from the image features."""
         states = self.init_state(self.encoder(images))
@@ -100,7 +102,7 @@ class ShapesCaptioner(torch.nn.Module):
         return F.log_softmax(self.head(output.squeeze(1)), dim=-1), state
 
 
-# --8<-- [end:model]
+# --8<-- [end:model_forward]
 
 
 # --8<-- [start:loss]
