@@ -176,3 +176,14 @@ def test_recipe_trains_end_to_end(tmp_path):
     scores, captions = captioning.evaluate_captions(model, val, beam_width=2, max_length=9)
     assert len(captions) == 16 and set(scores) == {f"BLEU-{n}" for n in range(1, 5)} | {"exact"}
     assert all(0 <= v <= 1 for v in scores.values())
+
+
+def test_bad_input_names_what_was_expected():
+    with pytest.raises(ValueError, match="divisible by 8, got 30"):
+        captioning.ShapesCaptioner(17, image_size=30)
+    with pytest.raises(ValueError, match="'byhand' or 'torch', got 'jax'"):
+        captioning.ShapesCaptioner(17, impl="jax")
+    with pytest.raises(ValueError, match="size >= 16, got n=4, size=8"):
+        shapes.make_shapes(4, size=8)
+    with pytest.raises(ValueError, match="not a caption of the shapes grammar"):
+        shapes.references("a red circle near a blue square")
