@@ -144,6 +144,17 @@ def test_every_bad_checkpoint_is_one_line_and_exit_2(mlp_run, tmp_path, capsys):
     assert (out / "checkpoint-last.pt").read_bytes() == before
 
 
+def test_resume_with_another_lr_or_batch_size_is_refused(mlp_run, tmp_path, capsys):
+    last = mlp_run / "checkpoint-last.pt"
+    args = ["digits-mlp", "--resume", str(last), "--epochs", "3", *FAST]
+    code, _, err = train(
+        capsys, *args, "--lr", "0.2", "--batch-size", "64", "--out", str(tmp_path)
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "batch_size 32 (checkpoint) vs 64 (now); lr 0.1 (checkpoint) vs 0.2 (now)" in err
+    assert not (tmp_path / "config.json").exists()
+
+
 def test_checkpoint_of_another_recipe_is_refused(mlp_run, tmp_path, capsys):
     out = mlp_run
     code, _, err = train(
@@ -267,8 +278,9 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_is_exact(mlp_run, tmp_path, capsy
     blob = checkpoint.load_checkpoint(tmp_path / "checkpoint-last.pt")
     assert (blob["epoch"], blob["step"]) == (1, 5)
     monkeypatch.undo()
-    code, _, _ = train(capsys, *args, "--resume")
+    code, out, _ = train(capsys, *args, "--resume")
     assert code == 0
+    assert f"resumed from {tmp_path / 'checkpoint-last.pt'} at epoch 2, step 5 of 45" in out
     reference = mlp_run
     assert (tmp_path / "model-final.pt").read_bytes() == (
         reference / "model-final.pt"

@@ -659,7 +659,7 @@ class _Bar:
 def postfix(loss, rate):
     """``loss    0.1234     1234 samples/s``: the same width whatever the numbers."""
     loss_text = "-" if loss is None else f"{loss:.4g}"
-    rate_text = "-" if rate is None else f"{rate:.0f}"
+    rate_text = "-" if rate is None else f"{rate:.0f}" if rate < 1e8 else f"{rate:.2e}"
     return f"loss {loss_text:>10}  {rate_text:>8} samples/s"
 
 
