@@ -11,6 +11,7 @@ import torch
 import byhand
 from byhand.data.shapes import references, shapes_datasets, shapes_vocabulary
 from byhand.metrics import bleu_scores, exact_match
+from byhand.models.namespace import namespace
 
 __all__ = [
     "ShapesCaptioner",
@@ -49,8 +50,6 @@ class ShapesCaptioner(torch.nn.Module):
         cell_from_image=True,
         impl="byhand",
     ):
-        from byhand.train.recipes import namespace  # byhand.train registers this model's recipe
-
         super().__init__()
         nn = namespace(impl)
         if image_size % 8:
@@ -227,7 +226,7 @@ def evaluate_captions(model, dataset, beam_width=1, max_length=12, **beam_option
 def recipe():
     """``lstm-captioning-shapes``: the captioner on 3000 training / 500 held-out shape images
     (``--synthetic N``: N training images and N/4 held out), Adam, warm-up + cosine."""
-    from byhand.train.recipes import Recipe, namespace
+    from byhand.train.recipes import Recipe  # byhand.train registers this recipe
 
     vocab = shapes_vocabulary()
 

@@ -24,7 +24,9 @@ Adding a recipe (a case study does this in its own module, then adds one line be
    ``scheduler(optimizer, steps_per_epoch, config) -> LRScheduler`` stepped every step
    (default :func:`byhand.train.cosine_schedule` with ``config.warmup_epochs``);
    ``batch_fn(model, batch, loss_fn) -> (loss, n_correct, n)`` for batches that are not
-   ``(inputs, targets)`` (see :func:`byhand.train.classify`); ``augment(inputs, generator)``
+   ``(inputs, targets)`` (see :func:`byhand.train.classify`; without one, a train dataset
+   with a ``batch_fn`` method supplies it, as ``byhand.data.cifar10.CIFAR10`` does to
+   normalise with its statistics); ``augment(inputs, generator)``
    applied to ``batch[0]`` on the device in training; ``cuda_precision`` /
    ``cuda_channels_last`` used on CUDA when the command line does not say.
 5. ``RECIPES`` gets the recipe: ``register(Recipe("my-recipe", "one line", build, datasets,
@@ -35,30 +37,17 @@ Adding a recipe (a case study does this in its own module, then adds one line be
 """
 
 import dataclasses
-import types
 
 import torch
 
 import byhand
-from byhand.data import load_digits_tensors, split_digits
+from byhand.data import DataFormatError, cifar10, load_digits_tensors, split_digits
+from byhand.models import captioning
+from byhand.models.namespace import namespace
+from byhand.models.resnet import resnet18
 from byhand.train.schedule import cosine_schedule
 
 __all__ = ["Recipe", "RECIPES", "register", "namespace"]
-
-# Infrastructure, not blocks: a byhand model takes these from torch.nn.
-INFRASTRUCTURE = ("Module", "Sequential", "ModuleList", "ModuleDict", "Parameter")
-
-
-def namespace(impl):
-    """The module namespace a model is written against: ``torch.nn`` for ``"torch"``;
-    ``byhand.nn`` for ``"byhand"``, with PyTorch's containers (``Sequential``, ``Module``, ...)
-    taken from ``torch.nn`` where ``byhand.nn`` does not re-export them."""
-    if impl == "torch":
-        return torch.nn
-    if impl != "byhand":
-        raise ValueError(f"impl expects 'byhand' or 'torch', got {impl!r}")
-    names = {name: getattr(torch.nn, name) for name in INFRASTRUCTURE}
-    return types.SimpleNamespace(**names, **vars(byhand.nn))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +142,7 @@ def digits_convnet(impl="byhand"):
 register(
     Recipe(
         "digits-mlp",
-        "MLP 64-128-10 on the UCI digits (8x8, 1438 train / 359 val), SGD + cosine",
+        "MLP 64-128-10, UCI digits (8x8, 1438 train / 359 val), SGD + cosine",
         digits_mlp,
         _digits((64,)),
         epochs=3,
@@ -165,7 +154,7 @@ register(
 register(
     Recipe(
         "digits-convnet",
-        "2-conv BatchNorm convnet on the UCI digits as (1, 8, 8) images, SGD + cosine",
+        "2-conv BatchNorm convnet, UCI digits as (1, 8, 8) images, SGD + cosine",
         digits_convnet,
         _digits((1, 8, 8)),
         epochs=3,
@@ -176,7 +165,55 @@ register(
     )
 )
 
-# A case study keeps its recipe beside its model.
-from byhand.models import captioning  # noqa: E402
 
-register(captioning.recipe())
+def _cifar10_datasets(config):
+    """CIFAR-10 from ``--data DIR`` (``--download`` fetches it), or ``--synthetic N`` images."""
+    if config.synthetic is not None:
+        return cifar10.synthetic_cifar10(config.synthetic, config.seed)
+    if config.data is None:
+        raise DataFormatError(
+            f"recipe {config.recipe} reads CIFAR-10 from --data DIR (the folder holding "
+            f"{cifar10.ARCHIVE}; --download puts it there), or trains on random images "
+            "with --synthetic N"
+        )
+    return cifar10.load_cifar10(config.data, config.download)
+
+
+def resnet18_cifar10(impl="byhand"):
+    """ResNet-18, CIFAR variant (3×3 stem, no max-pool), 10 classes."""
+    return resnet18(10, impl=impl)
+
+
+register(
+    Recipe(
+        "resnet18-cifar10",
+        "ResNet-18 on CIFAR-10, 200 epochs: batch 128, SGD 0.1, wd 5e-4, cosine",
+        resnet18_cifar10,
+        _cifar10_datasets,
+        epochs=200,
+        batch_size=128,
+        lr=0.1,
+        weight_decay=5e-4,
+        augment=cifar10.crop_flip,
+        synthetic=True,
+    )
+)
+register(
+    Recipe(
+        "resnet18-cifar10-fast",
+        "ResNet-18 on CIFAR-10, 30 epochs, label smoothing; bf16 + NHWC on CUDA",
+        resnet18_cifar10,
+        _cifar10_datasets,
+        epochs=30,
+        batch_size=256,
+        lr=0.2,
+        weight_decay=5e-4,
+        warmup_epochs=1.0,
+        label_smoothing=0.1,
+        augment=cifar10.crop_flip,
+        synthetic=True,
+        cuda_precision="bf16",
+        cuda_channels_last=True,
+    )
+)
+register(captioning.recipe())  # the case study keeps its recipe beside its model

@@ -109,11 +109,11 @@ def train(config):
         config.precision = recipe.cuda_precision if on_cuda else "fp32"
     if config.channels_last is None:
         config.channels_last = recipe.cuda_channels_last and on_cuda
+    train_set, val_set = recipe.datasets(config)  # first: a data error costs no model build
     # The model is built on the CPU right after seeding, so its initial weights depend only on
     # the seed, whatever the device.
     seeding.seed_everything(config.seed)
     model = recipe.build(config.impl)
-    train_set, val_set = recipe.datasets(config)
     token = CLI_NAMES.set(True)
     try:
         result = fit(
@@ -127,7 +127,7 @@ def train(config):
             ),
             epochs=config.epochs,
             batch_size=config.batch_size,
-            batch_fn=recipe.batch_fn,
+            batch_fn=recipe.batch_fn or getattr(train_set, "batch_fn", None),
             out=config.out,
             resume=config.resume or False,
             overwrite=config.overwrite,
