@@ -144,6 +144,17 @@ def test_every_bad_checkpoint_is_one_line_and_exit_2(mlp_run, tmp_path, capsys):
     assert (out / "checkpoint-last.pt").read_bytes() == before
 
 
+def test_resume_with_another_lr_or_batch_size_is_refused(mlp_run, tmp_path, capsys):
+    last = mlp_run / "checkpoint-last.pt"
+    args = ["digits-mlp", "--resume", str(last), "--epochs", "3", *FAST]
+    code, _, err = train(
+        capsys, *args, "--lr", "0.2", "--batch-size", "64", "--out", str(tmp_path)
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert "batch_size 32 (checkpoint) vs 64 (now); lr 0.1 (checkpoint) vs 0.2 (now)" in err
+    assert not (tmp_path / "config.json").exists()
+
+
 def test_checkpoint_of_another_recipe_is_refused(mlp_run, tmp_path, capsys):
     out = mlp_run
     code, _, err = train(
@@ -267,8 +278,9 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_is_exact(mlp_run, tmp_path, capsy
     blob = checkpoint.load_checkpoint(tmp_path / "checkpoint-last.pt")
     assert (blob["epoch"], blob["step"]) == (1, 5)
     monkeypatch.undo()
-    code, _, _ = train(capsys, *args, "--resume")
+    code, out, _ = train(capsys, *args, "--resume")
     assert code == 0
+    assert f"resumed from {tmp_path / 'checkpoint-last.pt'} at epoch 2, step 5 of 45" in out
     reference = mlp_run
     assert (tmp_path / "model-final.pt").read_bytes() == (
         reference / "model-final.pt"
@@ -373,16 +385,9 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
 
 
 # --- torchrun: two processes on the CPU (gloo) ------------------------------------------------
-@pytest.fixture(scope="module")
-def torchrun_runs(tmp_path_factory):
-    """One torchrun with 2 processes training three runs, and the same runs in one process."""
-    out = tmp_path_factory.mktemp("torchrun")
-    common = "--epochs,1,--threads,1,--device,cpu"
-    runs = {
-        "mlp": f"digits-mlp,{common}",
-        "convnet-sync-bn": f"digits-convnet,--sync-bn,{common}",
-    }
-    done = subprocess.run(
+def torchrun(out, runs):
+    """``torchrun --nproc_per_node=2 tests/_torchrun_train.py OUT NAME:ARGS ...`` (gloo)."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -390,7 +395,7 @@ def torchrun_runs(tmp_path_factory):
             "--standalone",
             "--nproc_per_node=2",
             str(ROOT / "tests" / "_torchrun_train.py"),
-            str(out / "two"),
+            str(out),
             *(f"{name}:{args}" for name, args in runs.items()),
         ],
         env=dict(child_env(), OMP_NUM_THREADS="1"),
@@ -398,7 +403,27 @@ def torchrun_runs(tmp_path_factory):
         text=True,
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def torchrun_runs(tmp_path_factory):
+    """Two torchruns of 2 processes: the first SIGKILLs rank 1 in the middle of the run called
+    ``killed``, the second resumes it and trains the rest; then the same runs in one process."""
+    out = tmp_path_factory.mktemp("torchrun")
+    common = "--epochs,1,--threads,1,--device,cpu"
+    runs = {
+        "usage-error": f"digits-mlp,--momentum,-1,{common}",
+        "dropout": f"digits-dropout,{common}",
+        "killed": f"digits-dropout,--checkpoint-every,3,{common}",
+        "mlp": f"digits-mlp,{common}",
+        "convnet-sync-bn": f"digits-convnet,--sync-bn,{common}",
+    }
+    first = torchrun(out / "two", runs)
+    assert first.returncode != 0 and not (out / "two" / "killed" / "model-final.pt").exists()
+    second = torchrun(out / "two", runs)
+    assert second.returncode == 0, second.stderr[-3000:]
+    (out / "stderr.txt").write_text(first.stderr + second.stderr)
+    (out / "stdout.txt").write_text(first.stdout + second.stdout)
     for name in ("mlp", "convnet"):
         args = runs[name if name == "mlp" else "convnet-sync-bn"].split(",")
         args = [a for a in args if a != "--sync-bn"]  # one process: nothing to sync
@@ -428,3 +453,27 @@ def test_sync_batchnorm_matches_one_process(torchrun_runs):
         one / "convnet/model-final.pt", two / "convnet-sync-bn/model-final.pt"
     )
     assert synced < 1e-5, synced
+
+
+def test_torchrun_kill_then_resume_restores_every_rank_bitwise(torchrun_runs):
+    two = torchrun_runs / "two"
+    log = (torchrun_runs / "stderr.txt").read_text()
+    assert "exitcode: -9" in log, log[-2000:]  # rank 1 was SIGKILLed
+    assert (
+        f"resumed from {two / 'killed' / 'checkpoint-last.pt'} at epoch 1, step 6"
+        in (torchrun_runs / "stdout.txt").read_text()
+    )
+    blob = checkpoint.load_checkpoint(two / "killed" / "checkpoint-last.pt")
+    ranks = blob["ranks"]
+    assert len(ranks) == 2 and not torch.equal(
+        ranks[0]["rng"]["torch"], ranks[1]["rng"]["torch"]
+    )
+    resumed = (two / "killed" / "model-final.pt").read_bytes()
+    assert resumed == (two / "dropout" / "model-final.pt").read_bytes()
+
+
+def test_torchrun_usage_error_is_printed_once_and_sync_bn_does_not_warn(torchrun_runs):
+    log = (torchrun_runs / "stderr.txt").read_text()
+    assert (torchrun_runs / "two" / "usage-error.code").read_text() == "2"
+    assert log.count("byhand train: error: --momentum expects a finite number >= 0") == 1
+    assert "FutureWarning" not in log

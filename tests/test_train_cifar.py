@@ -105,7 +105,9 @@ def bad_data(tmp):
 def test_missing_or_corrupt_data_is_one_line_and_exit_2(tmp_path, capsys):
     for data, message in bad_data(tmp_path):
         out = tmp_path / "out"
-        code = main(["train", "resnet18-cifar10", "--data", str(data), "--out", str(out), *FAST])
+        code = main(
+            ["train", "resnet18-cifar10", "--data", str(data), "--out", str(out), *FAST]
+        )
         err = capsys.readouterr().err
         assert code == 2, data
         assert err.count("\n") == 1 and message in err, (data, err)

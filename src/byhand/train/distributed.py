@@ -12,7 +12,6 @@ import os
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_functional
 
 from byhand.nn import normalization as byhand_normalization
 from byhand.train.errors import UsageError
@@ -24,6 +23,7 @@ __all__ = [
     "wrap",
     "convert_sync_batchnorm",
     "AllReduceBatchNorm",
+    "all_reduce_sum",
     "sum_across",
 ]
 
@@ -92,8 +92,8 @@ def convert_sync_batchnorm(model, device):
     Every batch norm, ``torch.nn``'s or byhand's, becomes ``torch.nn.SyncBatchNorm`` on CUDA.
     PyTorch's SyncBatchNorm refuses CPU tensors, so on the CPU (gloo) it becomes an
     :class:`AllReduceBatchNorm` instead: the same parameters and buffers, its statistics summed
-    across processes with ``torch.distributed.nn.functional.all_reduce`` (PyTorch's collective,
-    differentiable).
+    across processes with :func:`all_reduce_sum` (differentiable). The new layer keeps the old
+    one's ``Parameter`` objects, so an optimizer built on the model before still holds them.
     """
     synced = torch.nn.SyncBatchNorm if device.type == "cuda" else AllReduceBatchNorm
     for name, child in model.named_children():
@@ -106,11 +106,36 @@ def convert_sync_batchnorm(model, device):
                 child.track_running_stats,
             )
             replacement.load_state_dict(child.state_dict())
+            if child.affine:  # the same Parameter objects: an optimizer's references stay valid
+                replacement.weight, replacement.bias = child.weight, child.bias
             where = next(iter(child.state_dict().values()), torch.empty(0, device=device))
             setattr(model, name, replacement.to(where.device))
         else:
             convert_sync_batchnorm(child, device)
     return model
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """``y = Σ_r x_r`` on every process; every process's loss depends on ``y``, so the
+    gradient of ``x_r`` is ``Σ_r ∂L_r/∂y``: the backward is an all-reduce sum too."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        total = tensor.clone()
+        dist.all_reduce(total)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        total = grad.clone()
+        dist.all_reduce(total)
+        return total
+
+
+def all_reduce_sum(tensor):
+    """The sum of ``tensor`` over every process, differentiable (``torch.distributed``'s own
+    ``torch.distributed.nn.functional.all_reduce`` is deprecated and warns each call)."""
+    return _AllReduceSum.apply(tensor)
 
 
 # --8<-- [start:all_reduce_batchnorm]
@@ -132,11 +157,11 @@ class AllReduceBatchNorm(torch.nn.BatchNorm2d):
             return super().forward(input)
         axes = [0, *range(2, input.dim())]
         count = torch.tensor([input.numel() / input.shape[1]], device=input.device)
-        count = dist_functional.all_reduce(count)
-        mean = dist_functional.all_reduce(input.sum(axes)) / count
+        count = all_reduce_sum(count)
+        mean = all_reduce_sum(input.sum(axes)) / count
         shape = [1, -1] + [1] * (input.dim() - 2)
         centred = input - mean.reshape(shape)
-        var = dist_functional.all_reduce(centred.square().sum(axes)) / count
+        var = all_reduce_sum(centred.square().sum(axes)) / count
         if self.track_running_stats:
             self._update_running_stats(mean.detach(), var.detach(), count.item())
         output = centred * torch.rsqrt(var + self.eps).reshape(shape)

@@ -182,6 +182,8 @@ def fit(
     - Under ``torchrun``: each process takes ``batch_size / K`` of every batch, the model is
       wrapped in ``DistributedDataParallel``, ``sync_bn`` makes batch norm use the global
       batch; only rank 0 prints and writes.
+    - ``progress``: a bar on a terminal and one summary line per epoch; ``False`` prints
+      nothing.
     - ``name`` is checked on resume (a checkpoint of another run is refused); ``record`` adds
       entries to ``config.json`` (and to the settings resume compares).
     """
@@ -210,7 +212,8 @@ def fit(
                 resume, overwrite, chosen, run, channels_last, compile, sync_bn, workers,
                 augment, collate_fn, settings,
             )  # fmt: skip
-            return _fit(job, progress)
+            job.progress = progress
+            return _fit(job)
     finally:
         torch.set_num_threads(previous_threads)
         distributed.teardown(run)
@@ -281,6 +284,7 @@ class _Job:
     out: Path | None
     settings: dict
     resume_from: Path | None
+    progress: bool = True  # the bar (on a terminal) and a line per epoch; False: silent
 
 
 @dataclasses.dataclass
@@ -428,14 +432,14 @@ def model_sources(*objects):
     return dict(sorted(found.items()))
 
 
-def _fit(job, progress):
+def _fit(job):
     """Resume if asked, then run epochs until ``settings["epochs"]``; checkpoint on the way."""
     # Each process its own random stream (dropout, noise): seed + rank, saved per rank.
     seeding.seed_everything(job.settings["seed"] + job.run.rank)
     progress_state = state.fresh()
     if job.resume_from is not None:
         progress_state = state.restore(job, job.resume_from)
-        if job.run.is_main:
+        if job.run.is_main and job.progress:
             print(
                 f"resumed from {job.resume_from} at epoch {progress_state['epoch'] + 1}, "
                 f"step {progress_state['step']} of {job.steps_per_epoch}",
@@ -450,7 +454,7 @@ def _fit(job, progress):
     epochs = job.settings["epochs"]
     try:
         while progress_state["epoch"] < epochs:
-            record = _train_epoch(job, progress_state, stop, progress)
+            record = _train_epoch(job, progress_state, stop, job.progress)
             _end_epoch(job, progress_state, record)
             if stop.requested and progress_state["epoch"] < epochs:  # Ctrl-C after the steps
                 raise Interrupted(
@@ -572,7 +576,7 @@ def _end_epoch(job, progress_state, record):
     if job.run.is_main and job.out is not None:
         metrics.write_jsonl(progress_state["history"], job.out / "metrics.jsonl")
         metrics.plot_metrics(progress_state["history"], job.out / "metrics.png")
-    if job.run.is_main:
+    if job.run.is_main and job.progress:
         print(metrics.summary(record, job.settings["epochs"]), flush=True)
 
 
@@ -659,7 +663,7 @@ class _Bar:
 def postfix(loss, rate):
     """``loss    0.1234     1234 samples/s``: the same width whatever the numbers."""
     loss_text = "-" if loss is None else f"{loss:.4g}"
-    rate_text = "-" if rate is None else f"{rate:.0f}"
+    rate_text = "-" if rate is None else f"{rate:.0f}" if rate < 1e8 else f"{rate:.2e}"
     return f"loss {loss_text:>10}  {rate_text:>8} samples/s"
 
 

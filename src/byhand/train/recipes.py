@@ -42,6 +42,7 @@ import torch
 
 import byhand
 from byhand.data import DataFormatError, cifar10, load_digits_tensors, split_digits
+from byhand.models import captioning
 from byhand.models.namespace import namespace
 from byhand.models.resnet import resnet18
 from byhand.train.schedule import cosine_schedule
@@ -141,7 +142,7 @@ def digits_convnet(impl="byhand"):
 register(
     Recipe(
         "digits-mlp",
-        "MLP 64-128-10 on the UCI digits (8x8, 1438 train / 359 val), SGD + cosine",
+        "MLP 64-128-10, UCI digits (8x8, 1438 train / 359 val), SGD + cosine",
         digits_mlp,
         _digits((64,)),
         epochs=3,
@@ -153,7 +154,7 @@ register(
 register(
     Recipe(
         "digits-convnet",
-        "2-conv BatchNorm convnet on the UCI digits as (1, 8, 8) images, SGD + cosine",
+        "2-conv BatchNorm convnet, UCI digits as (1, 8, 8) images, SGD + cosine",
         digits_convnet,
         _digits((1, 8, 8)),
         epochs=3,
@@ -186,7 +187,7 @@ def resnet18_cifar10(impl="byhand"):
 register(
     Recipe(
         "resnet18-cifar10",
-        "ResNet-18 on CIFAR-10: batch 128, SGD 0.1 momentum 0.9 wd 5e-4, cosine, 200 epochs",
+        "ResNet-18 on CIFAR-10, 200 epochs: batch 128, SGD 0.1, wd 5e-4, cosine",
         resnet18_cifar10,
         _cifar10_datasets,
         epochs=200,
@@ -200,8 +201,7 @@ register(
 register(
     Recipe(
         "resnet18-cifar10-fast",
-        "ResNet-18 on CIFAR-10, 30 epochs: batch 256, lr 0.2, 1 warm-up epoch, label "
-        "smoothing 0.1; bf16 + channels_last on CUDA",
+        "ResNet-18 on CIFAR-10, 30 epochs, label smoothing; bf16 + NHWC on CUDA",
         resnet18_cifar10,
         _cifar10_datasets,
         epochs=30,
@@ -216,3 +216,4 @@ register(
         cuda_channels_last=True,
     )
 )
+register(captioning.recipe())  # the case study keeps its recipe beside its model

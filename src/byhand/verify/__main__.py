@@ -16,7 +16,7 @@ from byhand.verify.pairs import DTYPES
 from byhand.verify.pairs import run as run_checks
 from byhand.verify.registry import REGISTRY
 
-DESCRIPTION = __doc__.splitlines()[3]
+DESCRIPTION = " ".join(__doc__.split("\n\n")[1].split())  # the docstring's second paragraph
 
 
 def _device(text):
