@@ -27,6 +27,8 @@ from pathlib import Path
 
 from _subprocess import Step
 
+from byhand.export import is_block
+
 log = logging.getLogger("mkdocs.hooks.verification")
 MARKER = re.compile(
     r"<!--\s*byhand:(verification|torch-tables|summary|counts|checked)\s*([^>]*?)\s*-->"
@@ -308,13 +310,16 @@ def _box(names, results, page_src):
             "#pytorchs-own-test-inputs)): "
             f"{_tables_line(tables)}."
         )
+    exported = [name for name in names if is_block(name)]
     files = ", ".join(
-        f"[`{name}.py`]({_relative_link(page_src, f'standalone/{name}.py')})" for name in names
+        f"[`{name}.py`]({_relative_link(page_src, f'standalone/{name}.py')})"
+        for name in exported
     )
-    parts.append(
-        f"Standalone ({'one file each' if len(names) > 1 else 'one file'}, needs only PyTorch, "
-        f"written by `byhand export NAME`): {files}."
-    )
+    if exported:
+        parts.append(
+            f"Standalone ({'one file each' if len(exported) > 1 else 'one file'}, needs only "
+            f"PyTorch, written by `byhand export NAME`): {files}."
+        )
     for name in names:
         own = [r for r in rows if r["name"] == name]
         if len(names) > 1:

@@ -502,6 +502,12 @@ def export(name, format=True):
     return Export(name, qualified, definitions, source)
 
 
+def is_block(name):
+    """Whether the registry entry ``name`` is a block that exports to one file; the whole
+    networks of ``byhand.models`` (``models.resnet18``) are made of blocks, not blocks."""
+    return not name.startswith("models.")
+
+
 def export_all(folder):
     """Write every registry block's standalone file into ``folder`` as ``<registry name>.py``
     (``nn.Linear.py``), formatted by one ``ruff format`` run when ruff is installed; returns
@@ -511,7 +517,7 @@ def export_all(folder):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     names = []
-    for entry in REGISTRY:
+    for entry in (e for e in REGISTRY if is_block(e.name)):
         write(export(entry.name, format=False).source, folder / f"{entry.name}.py")
         names.append(f"{entry.name}.py")
     ruff = _ruff()
