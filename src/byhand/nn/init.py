@@ -73,3 +73,11 @@ def constant_(tensor, value):
     """Fill with ``value`` without recording the operation for autograd."""
     with torch.no_grad():
         return tensor.fill_(value)
+
+
+def __getattr__(name):
+    """Every other ``torch.nn.init`` function (``kaiming_normal_``, ``zeros_``, ...) is
+    PyTorch's own, so ``byhand.nn.init`` answers whatever ``torch.nn.init`` does."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(torch.nn.init, name)
