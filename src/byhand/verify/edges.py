@@ -10,7 +10,8 @@ batches and zero-size dimensions, unbatched and 0-d inputs, integer and mixed dt
   welcome);
 * when PyTorch answers, ours must answer with the same dtype, shape and memory format, the same
   values (NaN in the same places, infinities exactly, the rest within a tolerance), and the same
-  gradients (first order; second order where an edge asks for it).
+  gradients (first order; second order where an edge asks for it). A gradient's values and
+  dtype are compared, not its strides (autograd's choice, not the block's).
 
 The table is data (:data:`EDGES`, built from the registry, so a new twin is covered by
 adding its registry entry) and one loop (``tests/test_edges.py``). The differences we keep on
@@ -200,7 +201,7 @@ def _compare(what, ours, theirs):
         return f"{what}: dtype {ours.dtype} != {theirs.dtype}"
     if ours.shape != theirs.shape:
         return f"{what}: shape {tuple(ours.shape)} != {tuple(theirs.shape)}"
-    if _format(ours) != _format(theirs):
+    if what.startswith("output") and _format(ours) != _format(theirs):
         return f"{what}: memory format (contiguous, channels_last) {_format(ours)} != " + str(
             _format(theirs)
         )
