@@ -70,7 +70,7 @@ class Unflatten(torch.nn.Module):
             or -1 in sizes
             and (known == 0 or length % known)
         ):
-            raise ValueError(
+            raise RuntimeError(
                 f"Unflatten: sizes {tuple(sizes)} don't multiply up to the size of dim {dim} "
                 f"({length}) of the input of shape {tuple(input.shape)}"
             )

@@ -141,6 +141,8 @@ class RNNBase(torch.nn.Module):
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
+        if input.shape[0] == 0:
+            raise RuntimeError(f"{name} expects a sequence length larger than 0, got 0")
         batch = input.shape[1]
         rows = self.num_layers * (2 if self.bidirectional else 1)
         sizes = {"h": self.proj_size or self.hidden_size, "c": self.hidden_size}

@@ -275,5 +275,65 @@ def noncontiguous(x):
 
 __all__ = ["Edge", "Args", "difference", "module", "function", "tensor", "randn"]
 
+
+def _both(cls, fn, labels, reason):
+    """The same reason for the class and its function, on each edge label."""
+    return {
+        f"{block} | {label}": reason
+        for block in (f"nn.{cls}", f"nn.functional.{fn}")
+        for label in labels
+    }
+
+
+SIMD_NAN = (
+    "at a NaN input PyTorch's CPU gradient is 1 or NaN depending on the dtype and on where the "
+    "element falls in a SIMD vector (float32: 1, float64 here: NaN); ours is 1 in every case, "
+    "the answer of PyTorch's scalar kernel"
+)
 # The differences kept on purpose, ``edge id -> reason``; each block's page shows them.
-DELIBERATE = {}
+DELIBERATE = {
+    **_both("ELU", "elu", ["±inf, NaN, kinks", "±inf, NaN, kinks [alpha=0.5]"], SIMD_NAN),
+    **_both("CELU", "celu", ["±inf, NaN, kinks", "±inf, NaN, kinks [alpha=2.0]"], SIMD_NAN),
+    **_both("SELU", "selu", ["±inf, NaN, kinks"], SIMD_NAN),
+    **_both("Hardswish", "hardswish", ["±inf, NaN, kinks"], SIMD_NAN),
+    **_both(
+        "SELU",
+        "selu",
+        ["0-d", "channels_last", "non-contiguous", "second derivative at the kinks"],
+        "PyTorch's scalar (non-SIMD) SELU gradient, and its differentiable one, use α·scale "
+        "rounded to float32 (5e-8 off); ours keeps full precision, as PyTorch's vector path",
+    ),
+    **_both(
+        "GELU",
+        "gelu",
+        ["±inf, NaN, kinks, float32"],
+        "PyTorch's float32 GELU gives NaN at +inf (float64 gives inf); ours gives inf in both",
+    ),
+    **_both(
+        "Softsign",
+        "softsign",
+        ["±inf, NaN, kinks", "±inf, NaN, kinks, float32"],
+        "PyTorch's Softsign is x / (1 + |x|) differentiated by autograd: ∞/∞ = NaN at ±inf; "
+        "ours writes 1 / (1 + |x|)² and gives the limit, 0",
+    ),
+    **_both(
+        "Softplus",
+        "softplus",
+        ["second derivative at the kinks"],
+        "at exactly βx = threshold PyTorch's second derivative is 0; ours is σ'(threshold) "
+        "(2e-9 at 20), the smooth branch's, as the first derivative there",
+    ),
+    **_both(
+        "Hardsigmoid",
+        "hardsigmoid",
+        ["second derivative at the kinks"],
+        "PyTorch raises (no double backward for hardsigmoid); ours gives the true second "
+        "derivative, 0",
+    ),
+    "nn.AdaptiveAvgPool2d | to 0": "pooling to size 0: PyTorch's backward raises; ours returns "
+    "a zero gradient",
+    "nn.HuberLoss | [mean] float32 input, float64 block": "float32 input, float64 target: "
+    "PyTorch's forward answers in float32 and its backward raises; ours also differentiates",
+    "nn.MSELoss | shapes broadcast": "PyTorch broadcasts a target of another shape with a "
+    "warning; we raise ValueError (the broadcast is almost always a bug)",
+}

@@ -377,7 +377,8 @@ def binary_cross_entropy_with_logits(
     expect_floating("binary_cross_entropy_with_logits", input)
     log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
     positive = (1 - target) * torch.clamp(input, max=torch.finfo(input.dtype).max)
-    loss = torch.where(input == float("inf"), (1 - target) * input, positive)
+    at_inf = (1 - target) * torch.clamp(input, min=0)  # the branch picked only at +inf
+    loss = torch.where(input == float("inf"), at_inf, positive)
     loss = loss - log_weight * logsigmoid(input)
     if weight is not None:
         loss = weight * loss
