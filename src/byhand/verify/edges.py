@@ -133,12 +133,12 @@ def _run(edge, root, weights=None):
         except Exception as error:  # noqa: BLE001 - the class is what the table compares
             side.error = error
             return side, None
-        leaves = [t for _, t in args.tensors() if isinstance(t, torch.Tensor) and t.requires_grad]
+        leaves = [
+            t for _, t in args.tensors() if isinstance(t, torch.Tensor) and t.requires_grad
+        ]
         if isinstance(block, torch.nn.Module):
             leaves += [p for _, p in sorted(block.named_parameters())]
-        wanted = [
-            t for t in side.outputs if isinstance(t, torch.Tensor) and t.requires_grad
-        ]
+        wanted = [t for t in side.outputs if isinstance(t, torch.Tensor) and t.requires_grad]
         if wanted and leaves:
             try:
                 grads = torch.autograd.grad(
@@ -154,7 +154,10 @@ def _run(edge, root, weights=None):
                     side.second = (
                         list(
                             torch.autograd.grad(
-                                first, leaves[:1], [torch.ones_like(first[0])], allow_unused=True
+                                first,
+                                leaves[:1],
+                                [torch.ones_like(first[0])],
+                                allow_unused=True,
                             )
                         )
                         if first
@@ -190,7 +193,9 @@ def _format(t):
 def _compare(what, ours, theirs):
     """How tensor ``ours`` differs from ``theirs`` (``None`` when it does not)."""
     if ours is None or theirs is None:
-        return None if ours is theirs else f"{what}: {'ours' if ours is None else 'theirs'} None"
+        return (
+            None if ours is theirs else f"{what}: {'ours' if ours is None else 'theirs'} None"
+        )
     if not isinstance(ours, torch.Tensor) or not isinstance(theirs, torch.Tensor):
         return None if ours == theirs else f"{what}: {ours!r} != {theirs!r}"
     if ours.layout != theirs.layout:
@@ -290,6 +295,14 @@ SIMD_NAN = (
     "element falls in a SIMD vector (float32: 1, float64 here: NaN); ours is 1 in every case, "
     "the answer of PyTorch's scalar kernel"
 )
+# Differences found and not fixed yet (not on purpose): ``edge id -> what is wrong``. The
+# table asserts they still differ, so a fix shows up; the report lists them.
+NOT_YET = {
+    "nn.functional.conv2d | +inf": "the weight gradient of an input holding inf is NaN where "
+    "PyTorch's is ±inf (the fast backward sums inf and -inf products of zero padding)",
+    "nn.functional.conv2d | NaN": "the weight gradient spreads a NaN input into 4 more "
+    "entries than PyTorch's",
+}
 # The differences kept on purpose, ``edge id -> reason``; each block's page shows them.
 DELIBERATE = {
     **_both("ELU", "elu", ["±inf, NaN, kinks", "±inf, NaN, kinks [alpha=0.5]"], SIMD_NAN),
@@ -332,8 +345,11 @@ DELIBERATE = {
     ),
     "nn.AdaptiveAvgPool2d | to 0": "pooling to size 0: PyTorch's backward raises; ours returns "
     "a zero gradient",
-    "nn.HuberLoss | [mean] float32 input, float64 block": "float32 input, float64 target: "
-    "PyTorch's forward answers in float32 and its backward raises; ours also differentiates",
+    **{
+        f"{block} float32 input, float64 block": "float32 input, float64 target: PyTorch's "
+        "forward answers in float32 and its backward raises; ours also differentiates"
+        for block in ("nn.HuberLoss | [mean]", "nn.functional.huber_loss |")
+    },
     "nn.MSELoss | shapes broadcast": "PyTorch broadcasts a target of another shape with a "
     "warning; we raise ValueError (the broadcast is almost always a bug)",
 }

@@ -9,7 +9,6 @@ of one; ``deform_conv2d`` samples its windows bilinearly at learned offsets.
 import torch
 
 from byhand.nn.functional.layout import like_input
-
 from byhand.nn.functional.pooling import _pair, avg_pool2d
 
 __all__ = [

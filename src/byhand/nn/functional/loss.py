@@ -76,9 +76,10 @@ def legacy_reduction(size_average, reduce_, reduction):
 _reduce = reduce  # for the functions whose own ``reduce`` argument (legacy) hides this one
 
 
-def _weighted(loss, weight, reduction):
-    """``weight · loss`` reduced; ``'mean'`` divides by ``Σ weight`` (PyTorch's ``weight=`` on
-    the regression losses; the weight must have the input's shape)."""
+def _weighted(loss, weight, reduction, mean_over_weight=True):
+    """``weight · loss`` reduced (PyTorch's ``weight=`` on the regression losses, of the
+    input's shape); ``'mean'`` divides by ``Σ weight`` (``mse_loss``, ``l1_loss``) or, with
+    ``mean_over_weight=False``, by the number of terms (``huber_loss``), as PyTorch does."""
     if weight is None:
         return _reduce(loss, reduction)
     if weight.shape != loss.shape:
@@ -87,7 +88,7 @@ def _weighted(loss, weight, reduction):
         )
     check_reduction(reduction)
     loss = loss * weight
-    if reduction == "mean":
+    if reduction == "mean" and mean_over_weight:
         return loss.sum() / weight.sum()
     return _reduce(loss, reduction)
 
@@ -437,7 +438,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     target = target.to(input.dtype)  # the loss has the input's dtype, as PyTorch's
     if delta <= 0:
         raise ValueError(f"huber_loss expects delta > 0, got {delta}")
-    return _weighted(_huber(input, target, delta), weight, reduction)
+    return _weighted(_huber(input, target, delta), weight, reduction, mean_over_weight=False)
 
 
 def _huber(input, target, delta):
