@@ -310,13 +310,6 @@ DELIBERATE = {
     **_both("SELU", "selu", ["±inf, NaN, kinks"], SIMD_NAN),
     **_both("Hardswish", "hardswish", ["±inf, NaN, kinks"], SIMD_NAN),
     **_both(
-        "SELU",
-        "selu",
-        ["0-d", "channels_last", "non-contiguous", "second derivative at the kinks"],
-        "PyTorch's scalar (non-SIMD) SELU gradient, and its differentiable one, use α·scale "
-        "rounded to float32 (5e-8 off); ours keeps full precision, as PyTorch's vector path",
-    ),
-    **_both(
         "GELU",
         "gelu",
         ["±inf, NaN, kinks, float32"],

@@ -279,7 +279,8 @@ def elu_derivative(input, output=None, alpha=1.0):
     y = elu_formula(input, alpha) if output is None else output
     # ``y`` is picked only where x < 0 (at 0 it is 0), so the second derivative at the kink is
     # 0, PyTorch's convention.
-    return torch.where(input < 0, y, 0.0) + torch.where(input <= 0, alpha, 1.0)
+    # (a Python-number branch in ``where`` would be float32: alpha goes in through a tensor)
+    return torch.where(input <= 0, torch.where(input < 0, y, 0.0) + alpha, 1.0)
 
 
 def elu(input, alpha=1.0, inplace=False):
