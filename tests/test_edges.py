@@ -151,6 +151,12 @@ def softmax_edges():
             yield Edge(block, "inf, NaN rows", build, rows)
             yield Edge(block, "all -inf row", build, lambda: (tensor([[-INF, -INF]]),))
             yield Edge(block, "empty (0, 3)", build, lambda: (randn(0, 3),))
+            yield Edge(
+                block,
+                "0-d, dim=0",
+                module(name, dim=0) if block == name else function(fname, dim=0),
+                lambda: (tensor(2.5),),
+            )
             yield Edge(block, "int64", build, lambda: (torch.tensor([[1, 2, 3]]),))
             yield Edge(block, "non-contiguous", build, lambda: (noncontiguous(randn(2, 3)),))
         yield Edge(

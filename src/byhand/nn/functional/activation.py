@@ -564,7 +564,9 @@ def _softmax_dim(ndim):
 
 def log_softmax_formula(input, dim):
     """``x - max - log Σ e^{x - max}``: the largest ``e^x`` is ``e^0 = 1``, none overflows."""
-    if input.shape[dim] == 0:  # nothing to normalise over (e.g. attention with no keys)
+    if (
+        input.dim() and input.shape[dim] == 0
+    ):  # nothing to normalise over (e.g. attention with no keys)
         return input.clone()
     shifted = input - input.amax(dim=dim, keepdim=True)
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
