@@ -5,8 +5,9 @@ One file per topic, mirroring ``torch.nn``'s own (``linear.py``, ``activation.py
 
 Infrastructure, not blocks: ``Module``, ``Parameter``, the containers (``Sequential``,
 ``ModuleList``, ``ModuleDict``, ``ParameterList``, ``ParameterDict``) and ``utils`` are
-PyTorch's own, re-exported so that ``import byhand.nn as nn`` runs an ordinary model definition unchanged;
-``init`` is byhand's where it writes a scheme out and PyTorch's for the rest.
+PyTorch's own, re-exported so that ``import byhand.nn as nn`` runs an ordinary model
+definition unchanged; ``init`` is byhand's where it writes a scheme out and PyTorch's for the
+rest.
 """
 
 from torch.nn import (
