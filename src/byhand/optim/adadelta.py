@@ -79,6 +79,7 @@ class Adadelta(Optimizer):
 
     update_loop = staticmethod(adadelta_loop)
     update_foreach = staticmethod(adadelta_foreach)
+    update_options = ("rho", "eps", "weight_decay", "maximize")
 
     def _state(self, p, group):
         state = self.state[p]
@@ -87,7 +88,3 @@ class Adadelta(Optimizer):
             state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["acc_delta"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    def _options(self, group):
-        return dict(rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],
-                    maximize=group["maximize"])  # fmt: skip

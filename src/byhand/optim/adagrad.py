@@ -77,6 +77,7 @@ class Adagrad(Optimizer):
 
     update_loop = staticmethod(adagrad_loop)
     update_foreach = staticmethod(adagrad_foreach)
+    update_options = ("lr_decay", "weight_decay", "eps", "maximize")
 
     def _state(self, p, group):
         state = self.state[p]
@@ -92,7 +93,3 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
-
-    def _options(self, group):
-        return dict(lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
-                    eps=group["eps"], maximize=group["maximize"])  # fmt: skip

@@ -104,6 +104,14 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     update_loop, update_foreach = staticmethod(adam_loop), staticmethod(adam_foreach)
+    update_options = (
+        "betas",
+        "eps",
+        "weight_decay",
+        "amsgrad",
+        "maximize",
+        "decoupled_weight_decay",
+    )
 
     def _state(self, p, group):
         state = self.state[p]
@@ -116,13 +124,6 @@ class Adam(Optimizer):
                     p, memory_format=torch.preserve_format
                 )
         return state
-
-    def _options(self, group):
-        beta1, beta2 = group["betas"]
-        return dict(beta1=beta1, beta2=beta2, eps=group["eps"],
-                    weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
-                    maximize=group["maximize"],
-                    decoupled_weight_decay=group["decoupled_weight_decay"])  # fmt: skip
 
 
 # --8<-- [end:Adam]

@@ -96,6 +96,7 @@ class LAMB(Optimizer):
         super().__init__(params, defaults)
 
     update_loop, update_foreach = staticmethod(lamb_loop), staticmethod(lamb_foreach)
+    update_options = ("betas", "eps", "weight_decay", "bias_correction", "maximize")
 
     def _state(self, p, group):
         state = self.state[p]
@@ -104,10 +105,3 @@ class LAMB(Optimizer):
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    def _options(self, group):
-        beta1, beta2 = group["betas"]
-        return dict(beta1=beta1, beta2=beta2, eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    bias_correction=group["bias_correction"],
-                    maximize=group["maximize"])  # fmt: skip

@@ -110,6 +110,14 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     update_loop, update_foreach = staticmethod(nadam_loop), staticmethod(nadam_foreach)
+    update_options = (
+        "betas",
+        "eps",
+        "weight_decay",
+        "momentum_decay",
+        "decoupled_weight_decay",
+        "maximize",
+    )
 
     def _state(self, p, group):
         state = self.state[p]
@@ -119,10 +127,3 @@ class NAdam(Optimizer):
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    def _options(self, group):
-        beta1, beta2 = group["betas"]
-        return dict(beta1=beta1, beta2=beta2, eps=group["eps"],
-                    weight_decay=group["weight_decay"], momentum_decay=group["momentum_decay"],
-                    decoupled_weight_decay=group["decoupled_weight_decay"],
-                    maximize=group["maximize"])  # fmt: skip

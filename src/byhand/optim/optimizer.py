@@ -14,14 +14,23 @@ class Optimizer(torch.optim.Optimizer):
     """The ``step()`` every byhand optimizer shares; each one brings its update and its state.
 
     A subclass sets ``update_loop`` (one parameter at a time, the form to read) and
-    ``update_foreach`` (the same on lists, ``torch._foreach_*``), and defines
-    ``_state(p, group)`` (the state of ``p``, made on its first step) and ``_options(group)``
-    (the update's keyword arguments besides ``lr``). A complex parameter is updated as the
-    real tensor ``view_as_real`` makes of it — its state too — as PyTorch does.
+    ``update_foreach`` (the same on lists, ``torch._foreach_*``) and ``update_options`` (the
+    group's entries the update takes as keywords, besides ``lr``), and defines
+    ``_state(p, group)`` (the state of ``p``, made on its first step). A complex
+    parameter is updated as the real tensor ``view_as_real`` makes of it — its state too — as
+    PyTorch does.
     """
 
     update_loop = update_foreach = None
+    update_options = ()  # the group's entries the update takes besides lr (betas: beta1, beta2)
     real_view = True  # complex parameters through view_as_real (SGD: False, it needs none)
+
+    def _options(self, group):
+        """The update's keyword arguments from ``group``; ``betas`` split into two."""
+        options = {key: group[key] for key in self.update_options}
+        if "betas" in options:
+            options["beta1"], options["beta2"] = options.pop("betas")
+        return options
 
     @torch.no_grad()
     def step(self, closure=None):

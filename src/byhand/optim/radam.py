@@ -117,6 +117,7 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     update_loop, update_foreach = staticmethod(radam_loop), staticmethod(radam_foreach)
+    update_options = ("betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize")
 
     def _state(self, p, group):
         state = self.state[p]
@@ -125,10 +126,3 @@ class RAdam(Optimizer):
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    def _options(self, group):
-        beta1, beta2 = group["betas"]
-        return dict(beta1=beta1, beta2=beta2, eps=group["eps"],
-                    weight_decay=group["weight_decay"],
-                    decoupled_weight_decay=group["decoupled_weight_decay"],
-                    maximize=group["maximize"])  # fmt: skip

@@ -97,6 +97,7 @@ class RMSprop(Optimizer):
 
     update_loop = staticmethod(rmsprop_loop)
     update_foreach = staticmethod(rmsprop_foreach)
+    update_options = ("alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
     def _state(self, p, group):
         state = self.state[p]
@@ -110,8 +111,3 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    def _options(self, group):
-        return dict(alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
-                    momentum=group["momentum"], centered=group["centered"],
-                    maximize=group["maximize"])  # fmt: skip

@@ -107,11 +107,8 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     update_loop, update_foreach = staticmethod(sgd_loop), staticmethod(sgd_foreach)
+    update_options = ("momentum", "dampening", "weight_decay", "nesterov", "maximize")
     real_view = False  # every SGD operation is linear: complex tensors take it as they are
 
     def _state(self, p, group):
         return self.state[p]  # the momentum buffer is made on the first step, from g
-
-    def _options(self, group):
-        keys = ("momentum", "dampening", "weight_decay", "nesterov", "maximize")
-        return {key: group[key] for key in keys}
