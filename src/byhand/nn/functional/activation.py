@@ -118,7 +118,8 @@ def minus_abs(input):
     ``-x.abs()`` has the same values, but autograd gives ``abs`` slope 0 at 0, which would zero
     the gradient of every formula below at exactly the point where it is largest.
     """
-    return torch.where(input < 0, input, -input)  # -inf at +inf (x - 2 max(x, 0) is NaN)
+    x = input
+    return x - 2 * torch.clamp(x, min=0)
 
 
 # --8<-- [end:minus_abs]
@@ -235,13 +236,34 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 # --8<-- [start:prelu]
+class PReLU(torch.autograd.Function):
+    """``y = max(x, 0) + w · min(x, 0)`` with ``w`` broadcast over ``x``; backward by hand:
+    ``dx = g · (1 if x > 0 else w)`` (``w`` at 0 and at NaN, as PyTorch) and
+    ``dw = Σ g · min(x, 0)`` over the positions that share a slope — ``min(x, 0)``, not ``x``,
+    so an infinite positive ``x`` adds 0 to the slope's gradient, not ``0 · inf``.
+    """
+
+    @staticmethod
+    def forward(ctx, input, weight):
+        ctx.save_for_backward(input, weight)
+        return torch.clamp(input, min=0) + weight * torch.clamp(input, max=0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, weight = ctx.saved_tensors
+        grad_input = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_input = grad_output * (weight + (1 - weight) * (input > 0))
+        if ctx.needs_input_grad[1]:
+            grad_weight = (grad_output * torch.clamp(input, max=0)).sum_to_size(weight.shape)
+        return grad_input, grad_weight
+
+
 def prelu(input, weight):
     """Leaky ReLU with a learned slope: one ``weight`` for all channels or one per channel.
 
-    ``input`` is ``(N, C, *)`` (or ``(C,)``, or a scalar); ``weight`` is ``(1,)`` or ``(C,)``.
-    Autograd differentiates this one: the slope needs a gradient too. The negative part is
-    ``weight · min(x, 0)``, so an infinite positive ``x`` adds nothing (not ``0 · inf``) to the
-    slope's gradient.
+    ``input`` is ``(N, C, *)`` (or ``(C,)``, or a scalar); ``weight`` is ``(1,)`` or ``(C,)``;
+    :class:`PReLU` holds the maths, and the slope's gradient.
     """
     if input.dtype != weight.dtype:
         raise RuntimeError(
@@ -260,8 +282,7 @@ def prelu(input, weight):
         weight = weight.reshape(shape)
     else:
         weight = weight.reshape(())
-    positive = input > 0
-    return torch.where(positive, input, weight * torch.where(positive, 0.0, input))
+    return PReLU.apply(input, weight)
 
 
 # --8<-- [end:prelu]
@@ -279,8 +300,9 @@ def elu_derivative(input, output=None, alpha=1.0):
     y = elu_formula(input, alpha) if output is None else output
     # ``y`` is picked only where x < 0 (at 0 it is 0), so the second derivative at the kink is
     # 0, PyTorch's convention.
-    # (a Python-number branch in ``where`` would be float32: alpha goes in through a tensor)
-    return torch.where(input <= 0, torch.where(input < 0, y, 0.0) + alpha, 1.0)
+    # Masks, not ``where`` (several times slower on the CPU); min(y, 0) keeps +inf out of the
+    # product. y enters only where x < 0, so the second derivative at the kink is 0 (PyTorch's).
+    return (torch.clamp(y, max=0) * (input < 0) + (alpha - 1)) * (input <= 0) + 1
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -315,7 +337,7 @@ def celu_formula(input, alpha=1.0):
 def celu_derivative(input, output=None, alpha=1.0):
     """``e^{x/α} = y/α + 1`` for ``x ≤ 0``, else ``1`` (also at ``+inf`` and NaN)."""
     y = celu_formula(input, alpha) if output is None else output
-    return torch.where(input < 0, y / alpha, 0.0) + 1  # second derivative 0 at the kink
+    return torch.clamp(y, max=0) * (input < 0) / alpha + 1  # second derivative 0 at the kink
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -375,8 +397,8 @@ def tanh(input):
 def softplus_formula(input, beta=1.0, threshold=20.0):
     """``log(1 + e^{βx}) / β``, and ``x`` itself where ``βx > threshold`` (as PyTorch).
 
-    ``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})`` never overflows, and gives ``inf`` at
-    ``+inf`` and 0 at ``-inf``; the two parts are picked (not blended, ``0 · inf`` is NaN).
+    ``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})`` never overflows and gives 0 at ``-inf``;
+    the linear part is picked with ``where`` (blended, ``0 · inf`` would be NaN at ``±inf``).
     """
     z = beta * input
     smooth = (torch.clamp(z, min=0) + torch.log1p(torch.exp(minus_abs(z)))) / beta
@@ -500,7 +522,8 @@ def hardswish_derivative(input, output=None):
     ``x/3 + 1/2`` strictly between, ``1`` from 3 on, at ``+inf`` and at NaN (PyTorch's values
     at the kinks)."""
     x = input
-    return torch.where(x <= -3, 0.0, torch.where(x < 3, x / 3 + 0.5, 1.0))
+    inside = (x > -3) & (x < 3)
+    return (torch.clamp(x, -3, 3) / 3 + 0.5) * inside + (x >= 3)
 
 
 def hardswish(input, inplace=False):
@@ -530,11 +553,11 @@ def softsign(input):
 def logsigmoid_formula(input):
     """``log σ(x) = min(x, 0) - log(1 + e^{-|x|})``: 0 at ``+inf``, ``-inf`` at ``-inf``.
 
-    ``min(x, 0)`` is picked with ``where`` (slope 0 at 0) and ``-|x|`` written with
-    :func:`minus_abs` (slope -1 at 0), so autograd's slope at 0 is right (½).
+    Both minima are ``torch.minimum``, exact at ±inf (where :func:`minus_abs` is NaN); at a tie
+    it splits the gradient, so autograd's slope at 0 is ½ - 0, the right one.
     """
-    m = minus_abs(input)
-    return torch.where(input < 0, input, 0.0) - torch.log1p(torch.exp(m))
+    x = input
+    return torch.minimum(x, x.new_zeros(())) - torch.log1p(torch.exp(torch.minimum(x, -x)))
 
 
 def logsigmoid_derivative(input, output=None):
