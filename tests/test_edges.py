@@ -710,6 +710,20 @@ NAMED = [
 EDGES += NAMED
 
 
+NAMED_MORE = [
+    Edge("nn.RNNBase", "unknown mode", module("nn.RNNBase", mode="BOGUS", input_size=3,
+         hidden_size=2), _x(4, 2, 3)),
+    Edge("nn.Flatten", "start_dim after end_dim", module("nn.Flatten", start_dim=2, end_dim=1),
+         _x(2, 3, 4)),
+    Edge("nn.Softmax", "dim out of range", module("nn.Softmax", dim=3), _x(2, 3)),
+    Edge("nn.LSTM", "num_layers 0", module("nn.LSTM", input_size=3, hidden_size=2,
+         num_layers=0), _x(4, 2, 3)),
+    Edge("nn.GRU", "dropout 1.5", module("nn.GRU", input_size=3, hidden_size=2, dropout=1.5),
+         _x(4, 2, 3)),
+]  # fmt: skip
+EDGES += NAMED_MORE
+
+
 # --- every other function with a twin: ordinary arguments, then the same derived edges ---------
 def _args(*tensors, **kwargs):
     return lambda: Args(*(t() if callable(t) else t for t in tensors), **kwargs)

@@ -58,6 +58,10 @@ class RNNBase(torch.nn.Module):
             raise ValueError(
                 f"proj_size must be in [0, hidden_size={hidden_size}), got {proj_size}"
             )
+        if mode not in GATES:  # PyTorch: ValueError
+            raise ValueError(
+                f"Unrecognized RNN mode: {mode!r}; expected one of {sorted(GATES)}"
+            )
         if proj_size and mode != "LSTM":
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
