@@ -34,18 +34,18 @@ def _run_both(ours, theirs, x):
 # --- clear errors -----------------------------------------------------------------------------
 def test_wrong_rank_names_the_expected_shapes():
     layer = byhand.nn.Conv2d(3, 4, 3)
-    with pytest.raises(ValueError, match=r"\(N, C, H, W\) or \(C, H, W\).*\(2, 3, 5, 5, 5\)"):
+    with pytest.raises(RuntimeError, match=r"\(N, C, H, W\) or \(C, H, W\).*\(2, 3, 5, 5, 5\)"):
         layer(torch.randn(2, 3, 5, 5, 5))
-    with pytest.raises(ValueError, match=r"\(N, C, L\) or \(C, L\).*\(3,\)"):
+    with pytest.raises(RuntimeError, match=r"\(N, C, L\) or \(C, L\).*\(3,\)"):
         byhand.nn.Conv1d(3, 4, 3)(torch.randn(3))
 
 
 def test_channel_mismatch_names_expected_and_received():
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(RuntimeError) as info:  # PyTorch's class, a clearer message
         byhand.nn.Conv2d(3, 4, 3)(torch.randn(2, 5, 8, 8))
     message = str(info.value)
     assert "in_channels=3" in message and "got 5" in message and "(2, 5, 8, 8)" in message
-    with pytest.raises(ValueError, match=r"expects input with 6 channels.*got 4 channels"):
+    with pytest.raises(RuntimeError, match=r"expects input with 6 channels.*got 4 channels"):
         F.conv2d(torch.randn(1, 4, 5, 5), torch.randn(2, 3, 3, 3), groups=2)
 
 
@@ -70,7 +70,7 @@ def test_same_padding_with_stride_is_refused():
 
 
 def test_kernel_larger_than_padded_input():
-    with pytest.raises(ValueError, match=r"spans 5 along axis 0.*\(3 \+ 0 \+ 0 = 3\)"):
+    with pytest.raises(RuntimeError, match=r"spans 5 along axis 0.*\(3 \+ 0 \+ 0 = 3\)"):
         F.conv2d(torch.randn(1, 2, 3, 9), torch.randn(2, 2, 3, 3), padding=(0, 1), dilation=2)
     with pytest.raises(RuntimeError):  # PyTorch refuses too (with a RuntimeError)
         TF.conv2d(torch.randn(1, 2, 3, 9), torch.randn(2, 2, 3, 3), padding=(0, 1), dilation=2)
@@ -90,7 +90,7 @@ def test_offset_of_the_wrong_shape():
 
 
 def test_pool_padding_larger_than_half_the_kernel():
-    with pytest.raises(ValueError, match=r"at most half of the effective kernel"):
+    with pytest.raises(RuntimeError, match=r"at most half of the effective kernel"):
         byhand.nn.MaxPool2d(2, padding=2)(torch.randn(1, 1, 6, 6))
     with pytest.raises(RuntimeError, match="half"):
         torch.nn.MaxPool2d(2, padding=2)(torch.randn(1, 1, 6, 6))

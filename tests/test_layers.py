@@ -190,28 +190,30 @@ def test_pitfall_per_device_batch_norm_without_sync():
 
 # --- clear errors -----------------------------------------------------------------------------
 def test_errors_name_what_was_expected_and_what_came():
+    """The exception classes are PyTorch's (RuntimeError for a wrong shape, ValueError for a
+    wrong number of dimensions or a bad argument); the messages name both sides."""
     with pytest.raises(
-        ValueError, match=r"BatchNorm2d expects \(N, C=8, H, W\), got \(4, 3, 5, 5\)"
+        RuntimeError, match=r"BatchNorm2d expects \(N, C=8, H, W\), got \(4, 3, 5, 5\)"
     ):
         byhand.nn.BatchNorm2d(8)(torch.randn(4, 3, 5, 5))
     with pytest.raises(ValueError, match=r"BatchNorm1d expects \(N, C=3\) or \(N, C=3, L\)"):
         byhand.nn.BatchNorm1d(3)(torch.randn(2, 3, 4, 5))
     with pytest.raises(
-        ValueError, match="InstanceNorm2d expects C=3 channels.*got \\(2, 4, 5, 5\\)"
+        RuntimeError, match="InstanceNorm2d expects C=3 channels.*got \\(2, 4, 5, 5\\)"
     ):
         byhand.nn.InstanceNorm2d(3, affine=True)(torch.randn(2, 4, 5, 5))
     with pytest.raises(ValueError, match="num_channels=6, num_groups=4"):
         byhand.nn.GroupNorm(4, 6)
     with pytest.raises(
-        ValueError, match=r"GroupNorm expects \(N, C, \*\) with C=6, got \(2, 4\)"
+        RuntimeError, match=r"GroupNorm expects \(N, C, \*\) with C=6, got \(2, 4\)"
     ):
         byhand.nn.GroupNorm(3, 6)(torch.randn(2, 4))
     with pytest.raises(
-        ValueError, match=r"layer_norm expects input of shape \(\*, 4, 5\), got \(2, 5, 4\)"
+        RuntimeError, match=r"layer_norm expects input of shape \(\*, 4, 5\), got \(2, 5, 4\)"
     ):
         byhand.nn.LayerNorm((4, 5))(torch.randn(2, 5, 4))
     with pytest.raises(
-        ValueError, match=r"rms_norm expects input of shape \(\*, 3\), got \(2, 4\)"
+        RuntimeError, match=r"rms_norm expects input of shape \(\*, 3\), got \(2, 4\)"
     ):
         byhand.nn.RMSNorm(3)(torch.randn(2, 4))
     for make in (
@@ -240,7 +242,7 @@ def test_errors_name_what_was_expected_and_what_came():
     with pytest.raises(ValueError, match=r"block_size <= min\(H, W\) = 4, got 5"):
         byhand.nn.DropBlock2d(0.1, 5)(torch.randn(1, 1, 4, 6))
     with pytest.raises(
-        ValueError,
+        RuntimeError,
         match=r"Unflatten: sizes \(2, 4\) don't multiply up to the size of dim 1 \(6\)",
     ):
         byhand.nn.Unflatten(1, (2, 4))(torch.randn(3, 6))

@@ -202,7 +202,7 @@ def test_target_shape_mismatch_names_both_shapes(loss):
 
 def test_class_index_errors():
     logp = torch.log_softmax(torch.randn(3, 4), 1)
-    with pytest.raises(TypeError, match="integer class indices as target, got torch.float32"):
+    with pytest.raises(RuntimeError, match="class indices of dtype int64.*got torch.float32"):
         byhand.nn.NLLLoss()(logp, torch.tensor([0.0, 1.0, 2.0]))
     with pytest.raises(IndexError, match="target 7 is out of range for 4 classes"):
         byhand.nn.NLLLoss()(logp, torch.tensor([0, 7, 1]))
@@ -213,7 +213,7 @@ def test_class_index_errors():
 
 
 def test_bce_refuses_probabilities_outside_0_1():
-    with pytest.raises(ValueError, match=r"in \[0, 1\], got 1.5.*with_logits"):
+    with pytest.raises(RuntimeError, match=r"in \[0, 1\], got 1.5.*with_logits"):
         byhand.nn.BCELoss()(torch.tensor([0.2, 1.5]), torch.tensor([0.0, 1.0]))
 
 

@@ -2,7 +2,24 @@
 
 One file per topic, mirroring ``torch.nn``'s own (``linear.py``, ``activation.py``, ``loss.py``,
 ...); the maths each module calls lives in the same-named file of ``byhand.nn.functional``.
+
+Infrastructure, not blocks: ``Module``, ``Parameter``, the containers (``Sequential``,
+``ModuleList``, ``ModuleDict``, ``ParameterList``, ``ParameterDict``) and ``utils`` are
+PyTorch's own, re-exported so that ``import byhand.nn as nn`` runs an ordinary model
+definition unchanged; ``init`` is byhand's where it writes a scheme out and PyTorch's for the
+rest.
 """
+
+from torch.nn import (
+    Module,
+    ModuleDict,
+    ModuleList,
+    Parameter,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+    utils,
+)
 
 from byhand.nn import functional, init
 from byhand.nn.activation import *

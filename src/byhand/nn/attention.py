@@ -42,8 +42,8 @@ class MultiheadAttention(torch.nn.Module):
                 f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} "
                 f"and num_heads={num_heads}"
             )
-        if embed_dim % num_heads:
-            raise ValueError(
+        if embed_dim % num_heads:  # PyTorch asserts this: the same class
+            raise AssertionError(
                 f"embed_dim must be divisible by num_heads, got embed_dim={embed_dim} and "
                 f"num_heads={num_heads} (embed_dim % num_heads = {embed_dim % num_heads})"
             )

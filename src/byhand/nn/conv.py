@@ -116,16 +116,19 @@ class _ConvNd(torch.nn.Module):
             return input, 0
         else:
             pads = [p for p in reversed(self.padding) for _ in range(2)]
-        return F.pad(input, pads, mode=self.padding_mode), (0,) * dims
+        padded = F.pad(input, pads, mode=self.padding_mode)
+        if self.padding_mode != "circular":  # PyTorch keeps channels_last except for circular
+            padded = F.like_input(padded, input)
+        return padded, (0,) * dims
 
     def _check_input(self, input, dims):
         name = type(self).__name__
         shape = "(N, C, L) or (C, L)" if dims == 1 else "(N, C, H, W) or (C, H, W)"
         if input.dim() not in (dims + 1, dims + 2):
-            raise ValueError(f"{name} expects {shape} input, got shape {tuple(input.shape)}")
+            raise RuntimeError(f"{name} expects {shape} input, got shape {tuple(input.shape)}")
         channels = input.shape[-dims - 1]
         if channels != self.in_channels:
-            raise ValueError(
+            raise RuntimeError(
                 f"{name} expects input with in_channels={self.in_channels} channels, "
                 f"got {channels} (input shape {tuple(input.shape)})"
             )

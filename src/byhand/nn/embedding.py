@@ -29,10 +29,6 @@ class Embedding(torch.nn.Module):
         dtype=None,
     ):
         super().__init__()
-        if sparse:
-            raise NotImplementedError(
-                "Embedding: sparse=True (sparse gradients) is not supported"
-            )
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(

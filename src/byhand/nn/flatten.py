@@ -25,7 +25,7 @@ class Flatten(torch.nn.Module):
             )
         start, end = start % ndim, end % ndim
         if start > end:
-            raise ValueError(f"Flatten expects start_dim <= end_dim, got {start} > {end}")
+            raise RuntimeError(f"Flatten expects start_dim <= end_dim, got {start} > {end}")
         shape = tuple(input.shape) or (1,)
         merged = math.prod(shape[start : end + 1])
         return input.reshape(*shape[:start], merged, *shape[end + 1 :])
@@ -70,7 +70,7 @@ class Unflatten(torch.nn.Module):
             or -1 in sizes
             and (known == 0 or length % known)
         ):
-            raise ValueError(
+            raise RuntimeError(
                 f"Unflatten: sizes {tuple(sizes)} don't multiply up to the size of dim {dim} "
                 f"({length}) of the input of shape {tuple(input.shape)}"
             )

@@ -1,6 +1,7 @@
 """Weight initialisation, written out. Mirrors ``torch.nn.init`` for the schemes byhand uses."""
 
 import math
+import warnings
 
 import torch
 
@@ -24,6 +25,9 @@ def kaiming_uniform_(tensor, a=0.0):
     ``gain²`` times the input's whatever the layer width. PyTorch's ``Linear`` and ``Conv``
     layers call this with ``a = √5``, which makes ``b = 1/√fan_in``.
     """
+    if tensor.numel() == 0:  # nothing to fill (e.g. Linear(0, 3)); PyTorch warns and returns
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=2)
+        return tensor
     gain = math.sqrt(2.0 / (1 + a**2))
     bound = gain * math.sqrt(3.0 / calculate_fan_in(tensor))
     with torch.no_grad():
@@ -73,3 +77,11 @@ def constant_(tensor, value):
     """Fill with ``value`` without recording the operation for autograd."""
     with torch.no_grad():
         return tensor.fill_(value)
+
+
+def __getattr__(name):
+    """Every other ``torch.nn.init`` function (``kaiming_normal_``, ``zeros_``, ...) is
+    PyTorch's own, so ``byhand.nn.init`` answers whatever ``torch.nn.init`` does."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(torch.nn.init, name)

@@ -57,7 +57,7 @@ class Linear(torch.nn.Module):
 
     def forward(self, input):
         if input.dim() == 0 or input.shape[-1] != self.in_features:
-            raise ValueError(
+            raise RuntimeError(
                 f"Linear expects input of shape (*, {self.in_features}), "
                 f"got {tuple(input.shape)}"
             )

@@ -78,12 +78,11 @@ class _NormBase(torch.nn.Module):
 
     def _check_input(self, input):
         expected = self._expected_dims
-        if (
-            input.dim() not in expected
-            or input.shape[self._channel_axis(input)] != self.num_features
-        ):
+        wrong_dims = input.dim() not in expected
+        if wrong_dims or input.shape[self._channel_axis(input)] != self.num_features:
             layout = " or ".join(self._layouts).replace("C", f"C={self.num_features}")
-            raise ValueError(
+            # PyTorch: ValueError for the number of dimensions, RuntimeError for the channels
+            raise (ValueError if wrong_dims else RuntimeError)(
                 f"{type(self).__name__} expects {layout}, got {tuple(input.shape)}"
             )
 
@@ -171,7 +170,7 @@ class _InstanceNorm(_NormBase):
         channels = input.shape[self._channel_axis(input)]
         if channels != self.num_features:
             if self.affine or self.track_running_stats:
-                raise ValueError(
+                raise RuntimeError(
                     f"{type(self).__name__} expects C={self.num_features} channels at "
                     f"dim {self._channel_axis(input)}, got {tuple(input.shape)}"
                 )
@@ -299,7 +298,7 @@ class GroupNorm(torch.nn.Module):
 
     def forward(self, input):
         if input.dim() < 2 or input.shape[1] != self.num_channels:
-            raise ValueError(
+            raise RuntimeError(
                 f"GroupNorm expects (N, C, *) with C={self.num_channels}, "
                 f"got {tuple(input.shape)}"
             )

@@ -62,6 +62,10 @@ class RNNBase(torch.nn.Module):
             raise ValueError(
                 f"proj_size must be in [0, hidden_size={hidden_size}), got {proj_size}"
             )
+        if mode not in GATES:  # PyTorch: ValueError
+            raise ValueError(
+                f"Unrecognized RNN mode: {mode!r}; expected one of {sorted(GATES)}"
+            )
         if proj_size and mode != "LSTM":
             raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
@@ -145,6 +149,8 @@ class RNNBase(torch.nn.Module):
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
+        if input.shape[0] == 0:
+            raise RuntimeError(f"{name} expects a sequence length larger than 0, got 0")
         batch = input.shape[1]
         rows = self.num_layers * (2 if self.bidirectional else 1)
         sizes = {"h": self.proj_size or self.hidden_size, "c": self.hidden_size}

@@ -8,13 +8,11 @@ the default ``lr`` is 1. State keys are PyTorch's: ``step``, ``square_avg``, ``a
 import torch
 
 from byhand.optim.optimizer import (
+    Optimizer,
     check_at_least,
     check_lr,
     decline,
-    evaluate,
     new_step,
-    vectorised,
-    with_grads,
 )
 
 __all__ = ["Adadelta"]
@@ -63,7 +61,7 @@ def adadelta_foreach(params, grads, states, *, lr, rho, eps, weight_decay, maxim
 # --8<-- [end:adadelta_foreach]
 
 
-class Adadelta(torch.optim.Optimizer):
+class Adadelta(Optimizer):
     """Adadelta with PyTorch's arguments (``rho``), defaults (``lr=1.0``) and state keys."""
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, foreach=None, *,
@@ -79,25 +77,14 @@ class Adadelta(torch.optim.Optimizer):
                         differentiable=differentiable)  # fmt: skip
         super().__init__(params, defaults)
 
-    def _state(self, p):
+    update_loop = staticmethod(adadelta_loop)
+    update_foreach = staticmethod(adadelta_foreach)
+    update_options = ("rho", "eps", "weight_decay", "maximize")
+
+    def _state(self, p, group):
         state = self.state[p]
         if not state:
             state["step"] = new_step()
             state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["acc_delta"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            params, grads = with_grads("Adadelta", group)
-            if not params:
-                continue
-            states = [self._state(p) for p in params]
-            update = adadelta_foreach if vectorised(group) else adadelta_loop
-            update(params, grads, states, lr=float(group["lr"]), rho=group["rho"],
-                   eps=group["eps"], weight_decay=group["weight_decay"],
-                   maximize=group["maximize"])  # fmt: skip
-        return loss

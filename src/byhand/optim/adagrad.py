@@ -8,13 +8,11 @@ starts at ``initial_accumulator_value``; ``lr_decay`` also shrinks the learning 
 import torch
 
 from byhand.optim.optimizer import (
+    Optimizer,
     check_at_least,
     check_lr,
     decline,
-    evaluate,
     new_step,
-    vectorised,
-    with_grads,
 )
 
 __all__ = ["Adagrad"]
@@ -56,7 +54,7 @@ def adagrad_foreach(params, grads, states, *, lr, lr_decay, weight_decay, eps, m
 # --8<-- [end:adagrad_foreach]
 
 
-class Adagrad(torch.optim.Optimizer):
+class Adagrad(Optimizer):
     """Adagrad with PyTorch's arguments (``lr_decay``, ``initial_accumulator_value``)."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0,
@@ -77,6 +75,10 @@ class Adagrad(torch.optim.Optimizer):
             for p in group["params"]:
                 self._state(p, group)
 
+    update_loop = staticmethod(adagrad_loop)
+    update_foreach = staticmethod(adagrad_foreach)
+    update_options = ("lr_decay", "weight_decay", "eps", "maximize")
+
     def _state(self, p, group):
         state = self.state[p]
         if not state:
@@ -91,18 +93,3 @@ class Adagrad(torch.optim.Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p]["sum"].share_memory_()
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            params, grads = with_grads("Adagrad", group)
-            if not params:
-                continue
-            states = [self._state(p, group) for p in params]
-            update = adagrad_foreach if vectorised(group) else adagrad_loop
-            update(params, grads, states, lr=float(group["lr"]), lr_decay=group["lr_decay"],
-                   weight_decay=group["weight_decay"], eps=group["eps"],
-                   maximize=group["maximize"])  # fmt: skip
-        return loss

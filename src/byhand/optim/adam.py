@@ -11,14 +11,12 @@ import math
 import torch
 
 from byhand.optim.optimizer import (
+    Optimizer,
     check_at_least,
     check_betas,
     check_lr,
     decline,
-    evaluate,
     new_step,
-    vectorised,
-    with_grads,
 )
 
 __all__ = ["Adam"]
@@ -81,7 +79,7 @@ def adam_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay, 
 
 
 # --8<-- [start:Adam]
-class Adam(torch.optim.Optimizer):
+class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with PyTorch's arguments, defaults and state keys.
 
     For each parameter ``p`` with gradient ``g`` at step ``t``::
@@ -105,34 +103,27 @@ class Adam(torch.optim.Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)  # fmt: skip
         super().__init__(params, defaults)
 
-    def _state(self, p, amsgrad):
+    update_loop, update_foreach = staticmethod(adam_loop), staticmethod(adam_foreach)
+    update_options = (
+        "betas",
+        "eps",
+        "weight_decay",
+        "amsgrad",
+        "maximize",
+        "decoupled_weight_decay",
+    )
+
+    def _state(self, p, group):
         state = self.state[p]
         if not state:  # first step: zero moments, the step counter at 0
             state["step"] = new_step()
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            if amsgrad:
+            if group["amsgrad"]:
                 state["max_exp_avg_sq"] = torch.zeros_like(
                     p, memory_format=torch.preserve_format
                 )
         return state
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            params, grads = with_grads(type(self).__name__, group)
-            if not params:
-                continue
-            states = [self._state(p, group["amsgrad"]) for p in params]
-            update = adam_foreach if vectorised(group) else adam_loop
-            beta1, beta2 = group["betas"]
-            update(params, grads, states, lr=float(group["lr"]), beta1=beta1, beta2=beta2,
-                   eps=group["eps"], weight_decay=group["weight_decay"],
-                   amsgrad=group["amsgrad"], maximize=group["maximize"],
-                   decoupled_weight_decay=group["decoupled_weight_decay"])  # fmt: skip
-        return loss
 
 
 # --8<-- [end:Adam]

@@ -10,13 +10,11 @@ checks this one against the paper's update written out independently.
 import torch
 
 from byhand.optim.optimizer import (
+    Optimizer,
     check_at_least,
     check_betas,
     check_lr,
-    evaluate,
     new_step,
-    vectorised,
-    with_grads,
 )
 
 __all__ = ["LAMB"]
@@ -80,7 +78,7 @@ def lamb_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
 # --8<-- [end:lamb_foreach]
 
 
-class LAMB(torch.optim.Optimizer):
+class LAMB(Optimizer):
     """LAMB: Adam's update with decoupled decay, scaled per tensor by ``‖p‖ / ‖u‖``.
 
     State keys are Adam's (``step``, ``exp_avg``, ``exp_avg_sq``).
@@ -97,27 +95,13 @@ class LAMB(torch.optim.Optimizer):
                         maximize=maximize)  # fmt: skip
         super().__init__(params, defaults)
 
-    def _state(self, p):
+    update_loop, update_foreach = staticmethod(lamb_loop), staticmethod(lamb_foreach)
+    update_options = ("betas", "eps", "weight_decay", "bias_correction", "maximize")
+
+    def _state(self, p, group):
         state = self.state[p]
         if not state:
             state["step"] = new_step()
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            params, grads = with_grads("LAMB", group)
-            if not params:
-                continue
-            states = [self._state(p) for p in params]
-            update = lamb_foreach if vectorised(group) else lamb_loop
-            beta1, beta2 = group["betas"]
-            update(params, grads, states, lr=float(group["lr"]), beta1=beta1, beta2=beta2,
-                   eps=group["eps"], weight_decay=group["weight_decay"],
-                   bias_correction=group["bias_correction"],
-                   maximize=group["maximize"])  # fmt: skip
-        return loss

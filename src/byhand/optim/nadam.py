@@ -9,15 +9,13 @@ product lives in ``state["mu_product"]``, a 0-dim tensor as in PyTorch.
 import torch
 
 from byhand.optim.optimizer import (
+    Optimizer,
     check_at_least,
     check_betas,
     check_lr,
     decline,
-    evaluate,
     new_step,
     scalar_dtype,
-    vectorised,
-    with_grads,
 )
 
 __all__ = ["NAdam"]
@@ -92,13 +90,13 @@ def nadam_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
 # --8<-- [end:nadam_foreach]
 
 
-class NAdam(torch.optim.Optimizer):
+class NAdam(Optimizer):
     """NAdam with PyTorch's arguments (``momentum_decay``, ``decoupled_weight_decay``)."""
 
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):  # fmt: skip
-        check_lr("NAdam", lr, foreach)
+        check_lr("NAdam", lr)  # a tensor lr works with foreach too, as in PyTorch
         check_at_least("NAdam", "eps", eps)
         betas = check_betas("NAdam", betas)
         check_at_least("NAdam", "weight_decay", weight_decay)
@@ -111,7 +109,17 @@ class NAdam(torch.optim.Optimizer):
                         differentiable=differentiable)  # fmt: skip
         super().__init__(params, defaults)
 
-    def _state(self, p):
+    update_loop, update_foreach = staticmethod(nadam_loop), staticmethod(nadam_foreach)
+    update_options = (
+        "betas",
+        "eps",
+        "weight_decay",
+        "momentum_decay",
+        "decoupled_weight_decay",
+        "maximize",
+    )
+
+    def _state(self, p, group):
         state = self.state[p]
         if not state:
             state["step"] = new_step()
@@ -119,21 +127,3 @@ class NAdam(torch.optim.Optimizer):
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            params, grads = with_grads("NAdam", group)
-            if not params:
-                continue
-            states = [self._state(p) for p in params]
-            update = nadam_foreach if vectorised(group) else nadam_loop
-            beta1, beta2 = group["betas"]
-            update(params, grads, states, lr=float(group["lr"]), beta1=beta1, beta2=beta2,
-                   eps=group["eps"], weight_decay=group["weight_decay"],
-                   momentum_decay=group["momentum_decay"],
-                   decoupled_weight_decay=group["decoupled_weight_decay"],
-                   maximize=group["maximize"])  # fmt: skip
-        return loss

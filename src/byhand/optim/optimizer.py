@@ -6,7 +6,68 @@ this file holds only the bookkeeping they would otherwise repeat.
 
 import torch
 
-__all__ = []
+__all__ = ["Optimizer"]
+
+
+# --8<-- [start:Optimizer]
+class Optimizer(torch.optim.Optimizer):
+    """The ``step()`` every byhand optimizer shares; each one brings its update and its state.
+
+    A subclass sets ``update_loop`` (one parameter at a time, the form to read) and
+    ``update_foreach`` (the same on lists, ``torch._foreach_*``) and ``update_options`` (the
+    group's entries the update takes as keywords, besides ``lr``), and defines
+    ``_state(p, group)`` (the state of ``p``, made on its first step). A complex
+    parameter is updated as the real tensor ``view_as_real`` makes of it — its state too — as
+    PyTorch does.
+    """
+
+    update_loop = update_foreach = None
+    update_options = ()  # the group's entries the update takes besides lr (betas: beta1, beta2)
+    real_view = True  # complex parameters through view_as_real (SGD: False, it needs none)
+
+    def _options(self, group):
+        """The update's keyword arguments from ``group``; ``betas`` split into two."""
+        options = {key: group[key] for key in self.update_options}
+        if "betas" in options:
+            options["beta1"], options["beta2"] = options.pop("betas")
+        return options
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
+        loss = evaluate(closure)
+        for group in self.param_groups:
+            params, grads = with_grads(type(self).__name__, group)
+            if not params:
+                continue
+            states = [self._state(p, group) for p in params]
+            if self.real_view:
+                states, params, grads = _real_states(states), _real(params), _real(grads)
+            update = self.update_foreach if vectorised(group) else self.update_loop
+            # a tensor lr (PyTorch allows one) is used through its value, as PyTorch does
+            update(params, grads, states, lr=float(group["lr"]), **self._options(group))
+        return loss
+
+
+def _real(tensors):
+    return [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
+
+
+def _real_states(states):
+    return [_real_state(state) for state in states]
+
+
+def _real_state(state):
+    """``state`` with complex tensors seen as real ones (views: updates reach ``state``)."""
+    if not any(isinstance(v, torch.Tensor) and v.is_complex() for v in state.values()):
+        return state
+    return {
+        k: torch.view_as_real(v) if isinstance(v, torch.Tensor) and v.is_complex() else v
+        for k, v in state.items()
+    }
+
+
+# --8<-- [end:Optimizer]
 
 
 def check_lr(name, lr, foreach=None, capturable=False):
@@ -76,8 +137,6 @@ def with_grads(name, group):
                 f"byhand {name} does not support sparse gradients (parameter of shape "
                 f"{tuple(p.shape)} has a sparse .grad); use a dense gradient"
             )
-        if p.is_complex():
-            raise NotImplementedError(f"byhand {name} does not support complex parameters")
         params.append(p)
         grads.append(p.grad)
     return params, grads

@@ -11,14 +11,12 @@ import math
 import torch
 
 from byhand.optim.optimizer import (
+    Optimizer,
     check_at_least,
     check_betas,
     check_lr,
     decline,
-    evaluate,
     new_step,
-    vectorised,
-    with_grads,
 )
 
 __all__ = ["RAdam"]
@@ -101,13 +99,13 @@ def radam_foreach(params, grads, states, *, lr, beta1, beta2, eps, weight_decay,
 # --8<-- [end:radam_foreach]
 
 
-class RAdam(torch.optim.Optimizer):
+class RAdam(Optimizer):
     """RAdam with PyTorch's arguments (``decoupled_weight_decay`` included) and state keys."""
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  decoupled_weight_decay=False, *, foreach=None, maximize=False,
                  capturable=False, differentiable=False):  # fmt: skip
-        check_lr("RAdam", lr, foreach)
+        check_lr("RAdam", lr)  # a tensor lr works with foreach too, as in PyTorch
         check_at_least("RAdam", "eps", eps)
         betas = check_betas("RAdam", betas)
         check_at_least("RAdam", "weight_decay", weight_decay)
@@ -118,27 +116,13 @@ class RAdam(torch.optim.Optimizer):
                         differentiable=differentiable)  # fmt: skip
         super().__init__(params, defaults)
 
-    def _state(self, p):
+    update_loop, update_foreach = staticmethod(radam_loop), staticmethod(radam_foreach)
+    update_options = ("betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize")
+
+    def _state(self, p, group):
         state = self.state[p]
         if not state:
             state["step"] = new_step()
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            params, grads = with_grads("RAdam", group)
-            if not params:
-                continue
-            states = [self._state(p) for p in params]
-            update = radam_foreach if vectorised(group) else radam_loop
-            beta1, beta2 = group["betas"]
-            update(params, grads, states, lr=float(group["lr"]), beta1=beta1, beta2=beta2,
-                   eps=group["eps"], weight_decay=group["weight_decay"],
-                   decoupled_weight_decay=group["decoupled_weight_decay"],
-                   maximize=group["maximize"])  # fmt: skip
-        return loss

@@ -9,13 +9,11 @@ the running mean gradient, dividing by an estimate of the standard deviation ins
 import torch
 
 from byhand.optim.optimizer import (
+    Optimizer,
     check_at_least,
     check_lr,
     decline,
-    evaluate,
     new_step,
-    vectorised,
-    with_grads,
 )
 
 __all__ = ["RMSprop"]
@@ -80,7 +78,7 @@ def rmsprop_foreach(params, grads, states, *, lr, alpha, eps, weight_decay, mome
 # --8<-- [end:rmsprop_foreach]
 
 
-class RMSprop(torch.optim.Optimizer):
+class RMSprop(Optimizer):
     """RMSprop with PyTorch's arguments (``alpha``, ``momentum``, ``centered``) and state."""
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
@@ -97,6 +95,10 @@ class RMSprop(torch.optim.Optimizer):
                         maximize=maximize, differentiable=differentiable)  # fmt: skip
         super().__init__(params, defaults)
 
+    update_loop = staticmethod(rmsprop_loop)
+    update_foreach = staticmethod(rmsprop_foreach)
+    update_options = ("alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+
     def _state(self, p, group):
         state = self.state[p]
         if not state:
@@ -109,19 +111,3 @@ class RMSprop(torch.optim.Optimizer):
             if group["centered"]:
                 state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         return state
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
-        loss = evaluate(closure)
-        for group in self.param_groups:
-            params, grads = with_grads("RMSprop", group)
-            if not params:
-                continue
-            states = [self._state(p, group) for p in params]
-            update = rmsprop_foreach if vectorised(group) else rmsprop_loop
-            update(params, grads, states, lr=float(group["lr"]), alpha=group["alpha"],
-                   eps=group["eps"], weight_decay=group["weight_decay"],
-                   momentum=group["momentum"], centered=group["centered"],
-                   maximize=group["maximize"])  # fmt: skip
-        return loss

@@ -1,16 +1,62 @@
 """``SGD``: stochastic gradient descent with momentum, dampening, Nesterov and weight decay.
 
 The bookkeeping (parameter groups, ``state_dict``, ``zero_grad``) comes from
-``torch.optim.Optimizer``; the update rule in :meth:`SGD.step` is written out by hand. The state
-is stored under PyTorch's key (``momentum_buffer``), so state_dicts load both ways.
+``torch.optim.Optimizer``, ``step()`` from ``byhand.optim.optimizer.Optimizer``; the update rule
+is written out by hand in ``sgd_loop`` (and on whole lists in ``sgd_foreach``). The state is
+stored under PyTorch's key (``momentum_buffer``), so state_dicts load both ways.
 """
 
 import torch
 
+from byhand.optim.optimizer import Optimizer, check_lr, decline
+
 __all__ = ["SGD"]
 
 
-class SGD(torch.optim.Optimizer):
+# --8<-- [start:sgd_loop]
+def sgd_loop(params, grads, states, *, lr, momentum, dampening, weight_decay, nesterov,
+             maximize):  # fmt: skip
+    """One SGD step, parameter by parameter."""
+    for p, g, state in zip(params, grads, states):
+        g = -g if maximize else g
+        if weight_decay != 0:
+            g = g + weight_decay * p
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:  # the first step: the buffer starts at g
+                buf = state["momentum_buffer"] = g.clone()
+            else:
+                buf.mul_(momentum).add_(g, alpha=1 - dampening)
+            g = g + momentum * buf if nesterov else buf
+        p.add_(g, alpha=-lr)
+
+
+# --8<-- [end:sgd_loop]
+
+
+def sgd_foreach(params, grads, states, *, lr, momentum, dampening, weight_decay, nesterov,
+                maximize):  # fmt: skip
+    """The same step on whole lists with ``torch._foreach_*``."""
+    if maximize:
+        grads = torch._foreach_neg(grads)
+    if weight_decay != 0:
+        grads = torch._foreach_add(grads, params, alpha=weight_decay)
+    if momentum != 0:
+        fresh = [s.get("momentum_buffer") is None for s in states]
+        old = [s["momentum_buffer"] for s, new in zip(states, fresh) if not new]
+        if old:
+            torch._foreach_mul_(old, momentum)
+            kept = [g for g, new in zip(grads, fresh) if not new]
+            torch._foreach_add_(old, kept, alpha=1 - dampening)
+        for s, g, new in zip(states, grads, fresh):
+            if new:
+                s["momentum_buffer"] = g.clone()
+        bufs = [s["momentum_buffer"] for s in states]
+        grads = torch._foreach_add(grads, bufs, alpha=momentum) if nesterov else bufs
+    torch._foreach_add_(params, grads, alpha=-lr)
+
+
+class SGD(Optimizer):
     """Stochastic gradient descent with PyTorch's arguments, defaults and state keys.
 
     For each parameter ``p`` with gradient ``g`` (step ``t``)::
@@ -32,13 +78,12 @@ class SGD(torch.optim.Optimizer):
         nesterov=False,
         *,
         maximize=False,
+        foreach=None,
+        differentiable=False,
+        fused=None,
     ):
-        if isinstance(lr, torch.Tensor) and lr.numel() != 1:
-            raise ValueError(
-                f"SGD expects lr as a float or a 1-element tensor, got {lr.numel()}"
-            )
-        if lr < 0.0:
-            raise ValueError(f"SGD expects lr >= 0, got {lr}")
+        check_lr("SGD", lr)
+        decline("SGD", differentiable=differentiable, fused=fused)
         if momentum < 0.0:
             raise ValueError(f"SGD expects momentum >= 0, got {momentum}")
         if weight_decay < 0.0:
@@ -55,44 +100,15 @@ class SGD(torch.optim.Optimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             maximize=maximize,
+            foreach=foreach,
+            differentiable=differentiable,
+            fused=fused,
         )
         super().__init__(params, defaults)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a gradient. ``closure`` re-evaluates and returns the
-        loss.
-        """
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            # A tensor lr (PyTorch allows one) is used through its value, as PyTorch does.
-            lr, mu, tau = float(group["lr"]), group["momentum"], group["dampening"]
-            decay, nesterov, maximize = (
-                group["weight_decay"],
-                group["nesterov"],
-                group["maximize"],
-            )
-            # --8<-- [start:core_sgd]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("byhand SGD does not support sparse gradients")
-                g = -p.grad if maximize else p.grad
-                if decay != 0:
-                    g = g + decay * p
-                if mu != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = g.clone()
-                        state["momentum_buffer"] = buf
-                    else:
-                        buf.mul_(mu).add_(g, alpha=1 - tau)
-                    g = g + mu * buf if nesterov else buf
-                p.add_(g, alpha=-lr)
-            # --8<-- [end:core_sgd]
-        return loss
+    update_loop, update_foreach = staticmethod(sgd_loop), staticmethod(sgd_foreach)
+    update_options = ("momentum", "dampening", "weight_decay", "nesterov", "maximize")
+    real_view = False  # every SGD operation is linear: complex tensors take it as they are
+
+    def _state(self, p, group):
+        return self.state[p]  # the momentum buffer is made on the first step, from g

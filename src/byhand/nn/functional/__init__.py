@@ -17,6 +17,7 @@ from byhand.nn.functional.attention import *
 from byhand.nn.functional.conv import *
 from byhand.nn.functional.dropout import *
 from byhand.nn.functional.embedding import *
+from byhand.nn.functional.layout import *
 from byhand.nn.functional.linear import *
 from byhand.nn.functional.loss import *
 from byhand.nn.functional.mlp import *

@@ -21,6 +21,8 @@ __all__ = [
     "elementwise",
     "minus_abs",
     "step",
+    "expect_floating",
+    "floating",
     "relu",
     "relu_formula",
     "relu_derivative",
@@ -146,6 +148,24 @@ def step(input):
 # --8<-- [end:step]
 
 
+def expect_floating(name, input, error=NotImplementedError):
+    """Refuse an integer or bool ``input`` as PyTorch's kernel for ``name`` does (same class).
+
+    PyTorch has no integer kernel for most activations; without this check the formulas
+    below would quietly promote an integer tensor to a floating one.
+    """
+    if not (input.is_floating_point() or input.is_complex()):
+        raise error(f"{name} expects a floating-point input, got {input.dtype}")
+
+
+def floating(input):
+    """``input`` as a floating tensor: integers and bools become the default dtype, as
+    ``torch.sigmoid`` and ``torch.tanh`` promote them."""
+    if input.is_floating_point() or input.is_complex():
+        return input
+    return input.to(torch.get_default_dtype())
+
+
 # --8<-- [start:relu]
 def relu_formula(input):
     """``max(x, 0)``; NaN stays NaN, as in PyTorch."""
@@ -153,13 +173,18 @@ def relu_formula(input):
 
 
 def relu_derivative(input, output=None):
-    """``1`` where ``x > 0``, else ``0`` (also at the kink ``x = 0``, as PyTorch does)."""
+    """``1`` where ``x > 0``, else ``0`` (also at the kink ``x = 0``, as PyTorch does); at a NaN
+    input the gradient passes through (``1``), as PyTorch's ``y <= 0 ? 0 : g``."""
     y = relu_formula(input) if output is None else output
-    return torch.sign(y)  # y is 0 or positive
+    return torch.ne(y, 0, out=torch.empty_like(y))  # y is 0, positive or NaN; one pass
 
 
 def relu(input, inplace=False):
     """``max(0, x)``, element-wise: ``input`` of any shape ``(*)``, output the same shape."""
+    if input.dtype == torch.bool:
+        raise RuntimeError("relu expects a numeric input, got torch.bool")
+    if not input.is_floating_point():  # integers: max(x, 0), nothing to differentiate
+        return input.clamp_(min=0) if inplace else input.clamp(min=0)
     return elementwise(input, relu_formula, relu_derivative, inplace)
 
 
@@ -183,6 +208,13 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     """``x`` clipped to ``[min_val, max_val]``, element-wise on ``(*)``; same shape out."""
     if min_val > max_val:
         raise ValueError(f"hardtanh expects min_val <= max_val, got {min_val} > {max_val}")
+    if input.dtype == torch.bool:
+        raise RuntimeError("hardtanh expects a numeric input, got torch.bool")
+    if not input.is_floating_point():  # integers keep their dtype: the bounds are truncated
+        if input.dtype == torch.uint8 and min_val < 0:
+            raise RuntimeError(f"hardtanh on uint8 expects min_val >= 0, got {min_val}")
+        low, high = int(min_val), int(max_val)
+        return input.clamp_(low, high) if inplace else input.clamp(low, high)
     options = dict(min_val=min_val, max_val=max_val)
     return elementwise(input, hardtanh_formula, hardtanh_derivative, inplace, **options)
 
@@ -211,6 +243,7 @@ def leaky_relu_derivative(input, output=None, negative_slope=0.01):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     """``x`` if ``x > 0`` else ``negative_slope · x``, element-wise on ``(*)``."""
+    expect_floating("leaky_relu", input)
     options = dict(negative_slope=negative_slope)
     return elementwise(input, leaky_relu_formula, leaky_relu_derivative, inplace, **options)
 
@@ -219,17 +252,44 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 # --8<-- [start:prelu]
+class PReLU(torch.autograd.Function):
+    """``y = max(x, 0) + w · min(x, 0)`` with ``w`` broadcast over ``x``; backward by hand:
+    ``dx = g · (1 if x > 0 else w)`` (``w`` at 0 and at NaN, as PyTorch) and
+    ``dw = Σ g · min(x, 0)`` over the positions that share a slope — ``min(x, 0)``, not ``x``,
+    so an infinite positive ``x`` adds 0 to the slope's gradient, not ``0 · inf``.
+    """
+
+    @staticmethod
+    def forward(ctx, input, weight):
+        ctx.save_for_backward(input, weight)
+        return torch.clamp(input, min=0) + weight * torch.clamp(input, max=0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, weight = ctx.saved_tensors
+        grad_input = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_input = grad_output * (weight + (1 - weight) * (input > 0))
+        if ctx.needs_input_grad[1]:
+            grad_weight = (grad_output * torch.clamp(input, max=0)).sum_to_size(weight.shape)
+        return grad_input, grad_weight
+
+
 def prelu(input, weight):
     """Leaky ReLU with a learned slope: one ``weight`` for all channels or one per channel.
 
-    ``input`` is ``(N, C, *)`` (or ``(C,)``, or a scalar); ``weight`` is ``(1,)`` or ``(C,)``.
-    Autograd differentiates this one: the slope needs a gradient too.
+    ``input`` is ``(N, C, *)`` (or ``(C,)``, or a scalar); ``weight`` is ``(1,)`` or ``(C,)``;
+    :class:`PReLU` holds the maths, and the slope's gradient.
     """
+    if input.dtype != weight.dtype:
+        raise RuntimeError(
+            f"prelu expects input and weight of one dtype, got {input.dtype} and {weight.dtype}"
+        )
     if weight.numel() != 1:
         channel_dim = 1 if input.dim() >= 2 else 0
         channels = input.shape[channel_dim] if input.dim() >= 1 else 1
         if input.dim() == 0 or weight.numel() != channels:
-            raise ValueError(
+            raise RuntimeError(
                 f"prelu expects weight of 1 or C={channels} elements for input "
                 f"{tuple(input.shape)}, got {weight.numel()}"
             )
@@ -238,7 +298,7 @@ def prelu(input, weight):
         weight = weight.reshape(shape)
     else:
         weight = weight.reshape(())
-    return torch.where(input > 0, input, weight * input)
+    return PReLU.apply(input, weight)
 
 
 # --8<-- [end:prelu]
@@ -251,14 +311,19 @@ def elu_formula(input, alpha=1.0):
 
 
 def elu_derivative(input, output=None, alpha=1.0):
-    """``1`` for ``x > 0``, else ``α e^x = y + α`` (``α`` at ``x = 0``, as PyTorch)."""
+    """``α e^x = y + α`` for ``x ≤ 0`` (``α`` at ``x = 0``, as PyTorch), else ``1`` (also at
+    ``+inf`` and at NaN, PyTorch's convention)."""
     y = elu_formula(input, alpha) if output is None else output
-    positive = step(input)
-    return positive + (1 - positive) * (y + alpha)
+    # ``y`` is picked only where x < 0 (at 0 it is 0), so the second derivative at the kink is
+    # 0, PyTorch's convention.
+    # Masks, not ``where`` (several times slower on the CPU); min(y, 0) keeps +inf out of the
+    # product. y enters only where x < 0, so the second derivative at the kink is 0 (PyTorch's).
+    return (torch.clamp(y, max=0) * (input < 0) + (alpha - 1)) * (input <= 0) + 1
 
 
 def elu(input, alpha=1.0, inplace=False):
     """``x`` if ``x > 0`` else ``alpha (eˣ − 1)``, element-wise on ``(*)``; same shape out."""
+    expect_floating("elu", input)
     return elementwise(input, elu_formula, elu_derivative, inplace, alpha=alpha)
 
 
@@ -279,6 +344,7 @@ def selu_derivative(input, output=None):
 
 def selu(input, inplace=False):
     """``scale · elu(x, alpha)`` with the fixed SELU constants, element-wise on ``(*)``."""
+    expect_floating("selu", input)
     return elementwise(input, selu_formula, selu_derivative, inplace)
 
 
@@ -288,16 +354,16 @@ def celu_formula(input, alpha=1.0):
 
 
 def celu_derivative(input, output=None, alpha=1.0):
-    """``1`` for ``x > 0``, else ``e^{x/α} = y/α + 1``."""
+    """``e^{x/α} = y/α + 1`` for ``x ≤ 0``, else ``1`` (also at ``+inf`` and NaN)."""
     y = celu_formula(input, alpha) if output is None else output
-    positive = step(input)
-    return positive + (1 - positive) * (y / alpha + 1)
+    return torch.clamp(y, max=0) * (input < 0) / alpha + 1  # second derivative 0 at the kink
 
 
 def celu(input, alpha=1.0, inplace=False):
     """``max(0, x) + min(0, alpha (e^{x/alpha} − 1))``, element-wise on ``(*)``."""
     if alpha == 0:
         raise ValueError("celu expects alpha != 0 (it divides by alpha), got 0")
+    expect_floating("celu", input)
     return elementwise(input, celu_formula, celu_derivative, inplace, alpha=alpha)
 
 
@@ -320,6 +386,7 @@ def sigmoid_derivative(input, output=None):
 
 def sigmoid(input):
     """``1 / (1 + e⁻ˣ)``, element-wise: ``input`` of any shape ``(*)``, same shape out."""
+    input = floating(input)
     return elementwise(input, sigmoid_formula, sigmoid_derivative)
 
 
@@ -341,6 +408,7 @@ def tanh_derivative(input, output=None):
 
 def tanh(input):
     """``(eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)``, element-wise on ``(*)``; same shape out."""
+    input = floating(input)
     return elementwise(input, tanh_formula, tanh_derivative)
 
 
@@ -351,14 +419,12 @@ def tanh(input):
 def softplus_formula(input, beta=1.0, threshold=20.0):
     """``log(1 + e^{βx}) / β``, and ``x`` itself where ``βx > threshold`` (as PyTorch).
 
-    ``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})`` never overflows; ``max(z, 0)`` is written
-    ``(z - (-|z|)) / 2`` so that autograd's slope at 0 is right.
+    ``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})`` never overflows and gives 0 at ``-inf``;
+    the linear part is picked with ``where`` (blended, ``0 · inf`` would be NaN at ``±inf``).
     """
     z = beta * input
-    m = minus_abs(z)
-    smooth = ((z - m) / 2 + torch.log1p(torch.exp(m))) / beta
-    linear = step(z - threshold)
-    return linear * input + (1 - linear) * smooth
+    smooth = (torch.clamp(z, min=0) + torch.log1p(torch.exp(minus_abs(z)))) / beta
+    return torch.where(z > threshold, input, smooth)
 
 
 def softplus_derivative(input, output=None, beta=1.0, threshold=20.0):
@@ -370,6 +436,7 @@ def softplus_derivative(input, output=None, beta=1.0, threshold=20.0):
 
 def softplus(input, beta=1.0, threshold=20.0):
     """``log(1 + e^{beta x}) / beta`` (``x`` above ``threshold``), element-wise on ``(*)``."""
+    expect_floating("softplus", input)
     options = dict(beta=beta, threshold=threshold)
     return elementwise(input, softplus_formula, softplus_derivative, **options)
 
@@ -405,7 +472,8 @@ def gelu_derivative(input, output=None, approximate="none"):
 def gelu(input, approximate="none"):
     """``x Φ(x)`` (or its tanh approximation), element-wise on ``(*)``; same shape out."""
     if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu expects approximate 'none' or 'tanh', got {approximate!r}")
+        raise RuntimeError(f"gelu expects approximate 'none' or 'tanh', got {approximate!r}")
+    expect_floating("gelu", input)
     return elementwise(input, gelu_formula, gelu_derivative, approximate=approximate)
 
 
@@ -426,6 +494,7 @@ def silu_derivative(input, output=None):
 
 def silu(input, inplace=False):
     """``x · sigmoid(x)``, element-wise: ``input`` of any shape ``(*)``, same shape out."""
+    expect_floating("silu", input)
     return elementwise(input, silu_formula, silu_derivative, inplace)
 
 
@@ -442,6 +511,7 @@ def mish_derivative(input, output=None):
 
 def mish(input, inplace=False):
     """``x · tanh(softplus(x))``, element-wise on ``(*)``; same shape out."""
+    expect_floating("mish", input)
     return elementwise(input, mish_formula, mish_derivative, inplace)
 
 
@@ -465,6 +535,7 @@ def hardsigmoid_derivative(input, output=None):
 
 def hardsigmoid(input, inplace=False):
     """``relu6(x + 3) / 6``, element-wise on ``(*)``; same shape out."""
+    expect_floating("hardsigmoid", input)
     return elementwise(input, hardsigmoid_formula, hardsigmoid_derivative, inplace)
 
 
@@ -475,13 +546,16 @@ def hardswish_formula(input):
 
 def hardswish_derivative(input, output=None):
     """The product rule, ``hardsigmoid(x) + x · hardsigmoid'(x)``: ``0`` up to -3,
-    ``x/3 + 1/2`` strictly between, ``1`` from 3 on (PyTorch's values at the kinks)."""
+    ``x/3 + 1/2`` strictly between, ``1`` from 3 on, at ``+inf`` and at NaN (PyTorch's values
+    at the kinks)."""
     x = input
-    return hardsigmoid_formula(x) + x * step(x + 3) * step(3 - x) / 6
+    inside = (x > -3) & (x < 3)
+    return (torch.clamp(x, -3, 3) / 3 + 0.5) * inside + (x >= 3)
 
 
 def hardswish(input, inplace=False):
     """``x · relu6(x + 3) / 6``, element-wise on ``(*)``; same shape out."""
+    expect_floating("hardswish", input)
     return elementwise(input, hardswish_formula, hardswish_derivative, inplace)
 
 
@@ -506,12 +580,13 @@ def softsign(input):
 
 
 def logsigmoid_formula(input):
-    """``log σ(x) = min(x, 0) - log(1 + e^{-|x|})``, with ``min(x, 0) = (x - |x|) / 2``.
+    """``log σ(x) = min(x, 0) - log(1 + e^{-|x|})``: 0 at ``+inf``, ``-inf`` at ``-inf``.
 
-    Written with :func:`minus_abs` so that autograd's slope at 0 is right (½).
+    Both minima are ``torch.minimum``, exact at ±inf (where :func:`minus_abs` is NaN); at a tie
+    it splits the gradient, so autograd's slope at 0 is ½ - 0, the right one.
     """
-    m = minus_abs(input)
-    return (input + m) / 2 - torch.log1p(torch.exp(m))
+    x = input
+    return torch.minimum(x, x.new_zeros(())) - torch.log1p(torch.exp(torch.minimum(x, -x)))
 
 
 def logsigmoid_derivative(input, output=None):
@@ -521,7 +596,9 @@ def logsigmoid_derivative(input, output=None):
 
 def logsigmoid(input):
     """``log sigmoid(x) = −softplus(−x)``, element-wise on ``(*)``; same shape out."""
-    return elementwise(input, logsigmoid_formula, logsigmoid_derivative)
+    expect_floating("log_sigmoid", input)
+    # PyTorch's kernel returns a contiguous tensor whatever the input's layout: so do we.
+    return elementwise(input, logsigmoid_formula, logsigmoid_derivative).contiguous()
 
 
 # --8<-- [end:softsign]
@@ -541,6 +618,10 @@ def _softmax_dim(ndim):
 # --8<-- [start:core_log_softmax]
 def log_softmax_formula(input, dim):
     """``x - max - log Σ e^{x - max}``: the largest ``e^x`` is ``e^0 = 1``, none overflows."""
+    if (
+        input.dim() and input.shape[dim] == 0
+    ):  # nothing to normalise over (e.g. attention with no keys)
+        return input.clone()
     shifted = input - input.amax(dim=dim, keepdim=True)
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
@@ -572,6 +653,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
+    expect_floating("log_softmax", input)
     if dim is None:
         dim = _softmax_dim(input.dim())
     return LogSoftmax.apply(input, dim)
@@ -600,6 +682,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
+    expect_floating("softmax", input)
     if dim is None:
         dim = _softmax_dim(input.dim())
     return Softmax.apply(input, dim)
@@ -612,6 +695,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """
     if dtype is not None:
         input = input.to(dtype)
+    expect_floating("softmin", input)
     if dim is None:
         dim = _softmax_dim(input.dim())
     return softmax(-input, dim)

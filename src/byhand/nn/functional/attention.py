@@ -195,16 +195,17 @@ def _additive(mask, name, dtype):
 def _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads):
     """True for batched ``(L, N, E)`` inputs, False for unbatched ``(L, E)``; clear errors."""
     batched = query.dim() == 3
+    # PyTorch asserts these shapes: the same class (AssertionError), a clearer message
     if query.dim() not in (2, 3):
-        raise ValueError(f"query should be (L, N, E) or (L, E), got {_shape(query)}")
+        raise AssertionError(f"query should be (L, N, E) or (L, E), got {_shape(query)}")
     if key.dim() != query.dim() or value.dim() != query.dim():
-        raise ValueError(
+        raise AssertionError(
             f"query, key and value should all be {query.dim()}-D, got query {_shape(query)}, "
             f"key {_shape(key)}, value {_shape(value)}"
         )
     if key_padding_mask is not None and key_padding_mask.dim() != query.dim() - 1:
         expected = "(N, S)" if batched else "(S,)"
-        raise ValueError(
+        raise AssertionError(
             f"key_padding_mask should be {expected} for {query.dim()}-D query, "
             f"got {_shape(key_padding_mask)}"
         )
@@ -264,12 +265,14 @@ def multi_head_attention_forward(
             key_padding_mask = key_padding_mask.unsqueeze(0)
     length, batch, embed_dim = query.shape
     if embed_dim != embed_dim_to_check:
-        raise ValueError(f"expected query with embed_dim {embed_dim_to_check}, got {embed_dim}")
+        raise AssertionError(
+            f"expected query with embed_dim {embed_dim_to_check}, got {embed_dim}"
+        )
     if embed_dim % num_heads:
-        raise ValueError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
+        raise AssertionError(f"embed_dim {embed_dim} is not divisible by num_heads {num_heads}")
     head_dim = embed_dim // num_heads
     if key.shape[:2] != value.shape[:2]:
-        raise ValueError(f"key {_shape(key)} and value {_shape(value)} differ in (S, N)")
+        raise AssertionError(f"key {_shape(key)} and value {_shape(value)} differ in (S, N)")
     if is_causal and attn_mask is None:
         raise ValueError("is_causal=True needs attn_mask as well (PyTorch's convention)")
     key_padding_mask = _additive(key_padding_mask, "key_padding_mask", query.dtype)

@@ -8,6 +8,7 @@ of one; ``deform_conv2d`` samples its windows bilinearly at learned offsets.
 
 import torch
 
+from byhand.nn.functional.layout import like_input
 from byhand.nn.functional.pooling import _pair, avg_pool2d
 
 __all__ = [
@@ -47,8 +48,10 @@ def _padded_positions(size, before, after, mode, device):
         index = torch.where(index > size - 1, 2 * (size - 1) - index, index)
     elif mode == "replicate":  # repeat the edge
         index = index.clamp(0, size - 1)
-    elif mode == "circular":  # wrap around
-        index = index.remainder(size)
+    elif mode == "circular":  # wrap around what is left once negative padding has cropped
+        first, last = max(0, -before), size - max(0, -after)
+        index = torch.arange(-max(0, before), last - first + max(0, after), device=device)
+        index = first + index.remainder(last - first)
     return index
 
 
@@ -62,20 +65,28 @@ def pad(input, pad, mode="constant", value=0.0):
     Shapes: ``input`` ``(*, D1, ..., Dk)``; each padded dimension grows by its two amounts.
     """
     if len(pad) % 2 or len(pad) // 2 > input.dim():
-        raise ValueError(f"pad needs pairs for at most {input.dim()} dims, got {tuple(pad)}")
-    if mode in ("constant", "zeros"):
+        raise RuntimeError(f"pad needs pairs for at most {input.dim()} dims, got {tuple(pad)}")
+    if mode in ("constant", "zeros"):  # a negative amount crops
         shape = list(input.shape)
-        window = [slice(None)] * input.dim()
+        source, target = [slice(None)] * input.dim(), [slice(None)] * input.dim()
         for i in range(len(pad) // 2):
             dim = input.dim() - 1 - i
             before, after = pad[2 * i], pad[2 * i + 1]
             shape[dim] += before + after
-            window[dim] = slice(before, before + input.shape[dim])
+            if shape[dim] < 0:
+                raise RuntimeError(
+                    f"pad {tuple(pad)} leaves a negative size for dim {dim} of "
+                    f"{tuple(input.shape)}"
+                )
+            first, last = max(0, -before), input.shape[dim] - max(0, -after)
+            source[dim] = slice(first, max(first, last))
+            target[dim] = slice(max(0, before), max(0, before) + max(0, last - first))
         out = input.new_full(shape, value)
-        out[tuple(window)] = input
+        out = like_input(out, input)
+        out[tuple(target)] = input[tuple(source)]
         return out
     if mode not in ("reflect", "replicate", "circular"):
-        raise ValueError(
+        raise NotImplementedError(
             f"pad mode must be constant, reflect, replicate or circular, got {mode}"
         )
     out = input
@@ -84,7 +95,7 @@ def pad(input, pad, mode="constant", value=0.0):
         size = input.shape[dim]
         limit = size - 1 if mode == "reflect" else size
         if max(before, after) > limit:
-            raise ValueError(
+            raise RuntimeError(
                 f"{mode} padding needs padding <= {limit} for a dimension of size {size}, "
                 f"got ({before}, {after})"
             )
@@ -116,26 +127,37 @@ def _conv_padding(padding, kernel_size, stride, dilation):
     return (ph, ph, pw, pw)
 
 
+def check_conv_arguments(name, stride, padding, dilation, kernel_size=(1,)):
+    """PyTorch's RuntimeErrors for a kernel, stride or dilation below 1, a negative padding."""
+    checks = (("kernel size", tuple(kernel_size)), ("stride", stride), ("dilation", dilation))
+    for label, values in checks:
+        if min(values) < 1:
+            raise RuntimeError(f"{name}: {label} should be greater than zero, got {values}")
+    if not isinstance(padding, str) and min(_pair(padding, "padding")) < 0:
+        raise RuntimeError(f"{name}: negative padding is not supported, got {padding}")
+
+
 def _check_conv(input, weight, groups, name, transposed=False):
-    """Batch an unbatched ``(C, H, W)`` input; clear errors for rank, channels and groups."""
+    """Batch an unbatched ``(C, H, W)`` input; clear errors for rank, channels and groups
+    (RuntimeError, as PyTorch's)."""
     if weight.dim() != 4:
-        raise ValueError(f"{name} expects a 4-D weight, got shape {tuple(weight.shape)}")
+        raise RuntimeError(f"{name} expects a 4-D weight, got shape {tuple(weight.shape)}")
     if input.dim() not in (3, 4):
-        raise ValueError(
+        raise RuntimeError(
             f"{name} expects (N, C, H, W) or (C, H, W) input, got shape {tuple(input.shape)}"
         )
     if groups <= 0:
-        raise ValueError(f"{name}: groups must be a positive integer, got {groups}")
+        raise RuntimeError(f"{name}: groups must be a positive integer, got {groups}")
     in_channels = weight.shape[0] if transposed else weight.shape[1] * groups
     out_channels = weight.shape[1] * groups if transposed else weight.shape[0]
     if in_channels % groups or out_channels % groups:
-        raise ValueError(
+        raise RuntimeError(
             f"{name}: groups={groups} must divide in_channels={in_channels} "
             f"and out_channels={out_channels}"
         )
     channels = input.shape[-3]
     if channels != in_channels:
-        raise ValueError(
+        raise RuntimeError(
             f"{name} expects input with {in_channels} channels "
             f"(weight {tuple(weight.shape)}, groups={groups}), "
             f"got {channels} channels in input of shape {tuple(input.shape)}"
@@ -446,6 +468,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     batched = _check_conv(input, weight, groups, "conv2d")
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    check_conv_arguments("conv2d", stride, padding, dilation, weight.shape[2:])
     padding = _conv_padding(padding, weight.shape[2:], stride, dilation)
     top, bottom, left, right = padding
     for axis, (size, before, after) in enumerate(
@@ -453,7 +476,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ):
         span = dilation[axis] * (weight.shape[2 + axis] - 1) + 1
         if size + before + after < span:
-            raise ValueError(
+            raise RuntimeError(
                 f"conv2d: kernel {tuple(weight.shape[2:])} with dilation {dilation} spans "
                 f"{span} along axis {axis}, larger than the padded input "
                 f"({size} + {before} + {after} = {size + before + after})"
@@ -469,7 +492,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution ``(N, C, L) -> (N, O, Lo)``: ``conv2d`` on a height of one."""
     if input.dim() not in (2, 3) or weight.dim() != 3:
-        raise ValueError(
+        raise RuntimeError(
             f"conv1d expects (N, C, L) or (C, L) input and a 3-D weight, got input "
             f"{tuple(input.shape)} and weight {tuple(weight.shape)}"
         )
@@ -540,9 +563,10 @@ def conv_transpose2d(
     batched = _check_conv(input, weight, groups, "conv_transpose2d", transposed=True)
     stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
     dilation, output_padding = _pair(dilation, "dilation"), _pair(output_padding)
+    check_conv_arguments("conv_transpose2d", stride, padding, dilation)
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= s and op >= d:
-            raise ValueError(
+            raise RuntimeError(
                 f"conv_transpose2d: output_padding must be smaller than stride or dilation, "
                 f"got output_padding={output_padding}, stride={stride}, dilation={dilation}"
             )
@@ -553,7 +577,7 @@ def conv_transpose2d(
         )
     )
     if min(size) <= 0:
-        raise ValueError(f"conv_transpose2d: output size {size} is not positive")
+        raise RuntimeError(f"conv_transpose2d: output size {size} is not positive")
     out = _ConvTranspose2dFunction.apply(
         batched, weight, bias, size, stride, padding, dilation, groups
     )

@@ -13,16 +13,18 @@ class EmbeddingLookup(torch.autograd.Function):
     Backward: row ``i`` of the weight's gradient is the sum of the output gradients at every
     position where ``input == i`` — the transpose of a one-hot matmul — except the
     ``padding_idx`` row, which gets none; with ``scale_grad_by_freq`` each sum is divided by how
-    often ``i`` occurs in ``input``.
+    often ``i`` occurs in ``input``. With ``sparse`` the gradient is a sparse COO tensor that
+    lists each used row's gradient (the sum is left to the optimizer), as PyTorch's.
 
     Shapes: ``weight`` ``(V, E)``, ``input`` ``(*)`` integers; returns ``(*, E)``.
     """
 
     @staticmethod
-    def forward(ctx, weight, input, padding_idx, scale_grad_by_freq):
+    def forward(ctx, weight, input, padding_idx, scale_grad_by_freq, sparse=False):
         ctx.save_for_backward(input)
         ctx.num_embeddings = weight.shape[0]
         ctx.padding_idx, ctx.scale_grad_by_freq = padding_idx, scale_grad_by_freq
+        ctx.sparse = sparse
         return weight.index_select(0, input.reshape(-1)).reshape(*input.shape, weight.shape[1])
 
     @staticmethod
@@ -30,15 +32,27 @@ class EmbeddingLookup(torch.autograd.Function):
     def backward(ctx, grad_output):
         (input,) = ctx.saved_tensors
         index = input.reshape(-1)
-        grad_rows = grad_output.reshape(index.numel(), -1)
+        grad_rows = grad_output.reshape(index.numel(), grad_output.shape[-1])
         if ctx.scale_grad_by_freq:
             counts = torch.bincount(index, minlength=ctx.num_embeddings)
             grad_rows = grad_rows / counts[index].unsqueeze(1).to(grad_rows.dtype)
+        size = (ctx.num_embeddings, grad_output.shape[-1])
+        if ctx.sparse:
+            if ctx.padding_idx is not None:
+                kept = index != ctx.padding_idx
+                index, grad_rows = index[kept], grad_rows[kept]
+            return (
+                torch.sparse_coo_tensor(index.unsqueeze(0), grad_rows, size),
+                None,
+                None,
+                None,
+                None,
+            )
         if ctx.padding_idx is not None:
             grad_rows = grad_rows.masked_fill((index == ctx.padding_idx).unsqueeze(1), 0)
         grad_weight = grad_output.new_zeros(ctx.num_embeddings, grad_output.shape[-1])
         grad_weight.index_add_(0, index, grad_rows)
-        return grad_weight, None, None, None
+        return grad_weight, None, None, None, None
 
 
 # --8<-- [end:embedding_lookup]
@@ -78,10 +92,8 @@ def embedding(
     ``padding_idx`` (negative counts from the end) receives no gradient; ``max_norm``
     renormalises the used rows **in place** before the lookup, as PyTorch does.
     """
-    if sparse:
-        raise NotImplementedError("embedding: sparse gradients are not supported by byhand")
     if input.dtype not in (torch.int32, torch.int64):
-        raise TypeError(
+        raise RuntimeError(
             f"embedding expects integer indices (int64 or int32), got {input.dtype}"
         )
     num_embeddings = weight.shape[0]
@@ -97,7 +109,7 @@ def embedding(
         padding_idx += num_embeddings
     if max_norm is not None:
         embedding_renorm_(weight, input, max_norm, norm_type)
-    return EmbeddingLookup.apply(weight, input.long(), padding_idx, scale_grad_by_freq)
+    return EmbeddingLookup.apply(weight, input.long(), padding_idx, scale_grad_by_freq, sparse)
 
 
 # --8<-- [end:embedding]

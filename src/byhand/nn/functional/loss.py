@@ -4,7 +4,13 @@ import warnings
 
 import torch
 
-from byhand.nn.functional.activation import log_softmax, logsigmoid, relu, sigmoid
+from byhand.nn.functional.activation import (
+    expect_floating,
+    log_softmax,
+    logsigmoid,
+    relu,
+    sigmoid,
+)
 
 __all__ = [
     "REDUCTIONS",
@@ -71,6 +77,36 @@ def legacy_reduction(size_average, reduce_, reduction):
     return "sum" if size_average is False else "mean"
 
 
+_reduce = reduce  # for the functions whose own ``reduce`` argument (legacy) hides this one
+
+
+def _weighted(loss, weight, reduction, mean_over_weight=True):
+    """``weight · loss`` reduced (PyTorch's ``weight=`` on the regression losses, of the
+    input's shape); ``'mean'`` divides by ``Σ weight`` (``mse_loss``, ``l1_loss``) or, with
+    ``mean_over_weight=False``, by the number of terms (``huber_loss``), as PyTorch does."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    if weight.shape != loss.shape:
+        raise ValueError(
+            f"weight must have the input's shape {tuple(loss.shape)}, got {tuple(weight.shape)}"
+        )
+    check_reduction(reduction)
+    loss = loss * weight
+    if reduction == "mean" and mean_over_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def check_floating(name, input, target):
+    """Refuse integer inputs and a target of another floating dtype (PyTorch: RuntimeError)."""
+    if not input.is_floating_point():
+        raise RuntimeError(f"{name} expects a floating-point input, got {input.dtype}")
+    if target.is_floating_point() and target.dtype != input.dtype:
+        raise RuntimeError(
+            f"{name} expects target of the input's dtype {input.dtype}, got {target.dtype}"
+        )
+
+
 def check_same_shape(name, *tensors):
     """Refuse silent broadcasting: every tensor must have the shape of the first."""
     shapes = [tuple(t.shape) for t in tensors]
@@ -85,17 +121,20 @@ def check_same_shape(name, *tensors):
 
 
 # --8<-- [start:mse_loss]
-def mse_loss(input, target, reduction="mean"):
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """``(input - target)^2``, reduced. Shapes must match exactly (no silent broadcasting).
+
+    ``weight`` (the input's shape) scales each term; ``'mean'`` then divides by ``Σ weight``.
 
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if input.shape != target.shape:
         raise ValueError(
             "mse_loss expects input and target of the same shape, "
             f"got {tuple(input.shape)} and {tuple(target.shape)}"
         )
-    return reduce((input - target) ** 2, reduction)
+    return _weighted((input - target) ** 2, weight, reduction)
 
 
 # --8<-- [end:mse_loss]
@@ -119,8 +158,14 @@ def _class_indices(name, input, target, weight, ignore_index):
     ``w_target`` is ``weight[y_n]``, 0 where the target is ignored.
     """
     class_dim, num_classes = _class_layout(name, input)
-    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
-        raise TypeError(f"{name} expects integer class indices as target, got {target.dtype}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"{name} expects floating-point scores, got {input.dtype}")
+    if target.dtype not in (torch.int64, torch.uint8):  # PyTorch takes Long or Byte only
+        raise RuntimeError(
+            f"{name} expects class indices of dtype int64 (or uint8) as target, "
+            f"got {target.dtype}"
+        )
+    target = target.long()
     expected = input.shape[:class_dim] + input.shape[class_dim + 1 :]
     if target.shape != expected:
         raise ValueError(
@@ -140,7 +185,7 @@ def _class_indices(name, input, target, weight, ignore_index):
         w_target = keep.to(input.dtype)
     else:
         w_target = weight.to(input.dtype)[safe_target] * keep.to(input.dtype)
-    return safe_target, w_target
+    return safe_target, w_target, target
 
 
 def _weighted_mean(loss, w_target):
@@ -157,19 +202,30 @@ def _weighted_mean(loss, w_target):
 
 
 # --8<-- [start:nll_loss]
-def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+):
     """``-w[y_n] · input[n, y_n]`` for log-probabilities ``input`` ``(N, C, d1, ...)``.
 
     ``'mean'`` divides by ``Σ_n w[y_n]`` over the targets not ignored.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
-    safe_target, w_target = _class_indices("nll_loss", input, target, weight, ignore_index)
+    safe_target, w_target, target = _class_indices(
+        "nll_loss", input, target, weight, ignore_index
+    )
     class_dim, _ = _class_layout("nll_loss", input)
     picked = input.movedim(class_dim, -1).gather(-1, safe_target.unsqueeze(-1)).squeeze(-1)
     loss = -w_target * picked
     if reduction == "mean":
         return _weighted_mean(loss, w_target)
-    return reduce(loss, reduction)
+    return _reduce(loss, reduction)
 
 
 # --8<-- [end:nll_loss]
@@ -177,7 +233,14 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
 # --8<-- [start:cross_entropy]
 def cross_entropy(
-    input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index=-100,
+    reduce=None,
+    reduction="mean",
+    label_smoothing=0.0,
 ):
     """Cross-entropy between logits ``input`` and ``target``.
 
@@ -190,7 +253,10 @@ def cross_entropy(
     ``Σ_n w[y_n]`` over the targets not ignored. For probabilities it divides by the number of
     samples.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
+    if not input.is_floating_point():
+        raise NotImplementedError(f"cross_entropy expects floating logits, got {input.dtype}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     class_dim, num_classes = _class_layout("cross_entropy", input)
@@ -205,6 +271,8 @@ def cross_entropy(
     w_shape[class_dim] = num_classes
 
     if target.is_floating_point():
+        if ignore_index != -100:
+            raise RuntimeError("cross_entropy: ignore_index is not supported for probabilities")
         if target.shape != input.shape:
             raise ValueError(
                 "cross_entropy with probability targets expects target of shape "
@@ -214,11 +282,14 @@ def cross_entropy(
         if label_smoothing > 0:
             probs = probs * (1 - label_smoothing) + label_smoothing / num_classes
         loss = -(probs * logp * w.reshape(w_shape)).sum(dim=class_dim)
-        return reduce(loss, reduction)  # 'mean' over samples, as PyTorch does for probabilities
+        # 'mean' over samples, as PyTorch does for probabilities
+        return _reduce(loss, reduction)
     # --8<-- [end:core_cross_entropy]
 
-    safe_target, w_target = _class_indices("cross_entropy", input, target, weight, ignore_index)
-    loss = nll_loss(logp, target, weight, ignore_index, reduction="none")
+    safe_target, w_target, target = _class_indices(
+        "cross_entropy", input, target, weight, ignore_index
+    )
+    loss = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction="none")
     if label_smoothing > 0:
         # The smoothing term: ε/C · Σ_c w_c · (-log p_c), zero where the target is ignored.
         keep = (target != ignore_index).to(logp.dtype)
@@ -226,7 +297,7 @@ def cross_entropy(
         loss = (1 - label_smoothing) * loss + label_smoothing / num_classes * smooth
     if reduction == "mean":
         return _weighted_mean(loss, w_target)
-    return reduce(loss, reduction)
+    return _reduce(loss, reduction)
 
 
 # --8<-- [end:cross_entropy]
@@ -261,22 +332,33 @@ class BinaryCrossEntropy(torch.autograd.Function):
         return grad_input, grad_target, None
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """Binary cross-entropy of probabilities ``input`` in ``[0, 1]`` against ``target``.
+def binary_cross_entropy(
+    input, target, weight=None, size_average=None, reduce=None, reduction="mean"
+):
+    """Binary cross-entropy of probabilities ``input`` in ``[0, 1]`` against ``target`` in
+    ``[0, 1]``; anything else (NaN included) is a RuntimeError, as in PyTorch.
 
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     check_same_shape("binary_cross_entropy (input, target)", input, target)
-    if bool(((input < 0) | (input > 1)).any()):
-        bad = input[(input < 0) | (input > 1)][0].item()
-        raise ValueError(
-            f"binary_cross_entropy expects input probabilities in [0, 1], got {bad}; "
-            "for logits use binary_cross_entropy_with_logits"
-        )
+    check_floating("binary_cross_entropy", input, target)
+    for label, values in (("input", input), ("target", target)):
+        outside = ~((values >= 0) & (values <= 1))  # NaN is outside too
+        if bool(outside.any()):
+            raise RuntimeError(
+                f"binary_cross_entropy expects {label} probabilities in [0, 1], got "
+                f"{values[outside][0].item()}"
+                + (
+                    "; for logits use binary_cross_entropy_with_logits"
+                    if label == "input"
+                    else ""
+                )
+            )
     weight = torch.ones_like(input) if weight is None else weight.to(input.dtype)
     weight = weight.expand_as(input)
-    return reduce(BinaryCrossEntropy.apply(input, target, weight), reduction)
+    return _reduce(BinaryCrossEntropy.apply(input, target, weight), reduction)
 
 
 # --8<-- [end:binary_cross_entropy]
@@ -284,30 +366,43 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 # --8<-- [start:binary_cross_entropy_with_logits]
 def binary_cross_entropy_with_logits(
-    input, target, weight=None, reduction="mean", pos_weight=None
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
+    pos_weight=None,
 ):
     """``-w [p y log σ(x) + (1 - y) log(1 - σ(x))]`` from logits ``x``, never overflowing.
 
     With ``log(1 - σ(x)) = log σ(x) - x`` both terms share the stable :func:`logsigmoid`:
     ``loss = (1 - y) x - (1 + (p - 1) y) log σ(x)``. ``pos_weight`` ``p`` (one per class, the
-    last dimension) scales the positive term only.
+    last dimension) scales the positive term only. At ``x = +inf`` the first term alone is
+    ``(1 - y) · inf`` (``inf`` for ``y < 1``, as PyTorch) and the second is 0, so it is not
+    multiplied when ``y = 1``.
 
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     check_same_shape("binary_cross_entropy_with_logits (input, target)", input, target)
+    expect_floating("binary_cross_entropy_with_logits", input)
     log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
-    loss = (1 - target) * input - log_weight * logsigmoid(input)
+    positive = (1 - target) * torch.clamp(input, max=torch.finfo(input.dtype).max)
+    at_inf = (1 - target) * torch.clamp(input, min=0)  # the branch picked only at +inf
+    loss = torch.where(input == float("inf"), at_inf, positive)
+    loss = loss - log_weight * logsigmoid(input)
     if weight is not None:
         loss = weight * loss
-    return reduce(loss, reduction)
+    return _reduce(loss, reduction)
 
 
 # --8<-- [end:binary_cross_entropy_with_logits]
 
 
 # --8<-- [start:kl_div]
-def kl_div(input, target, reduction="mean", log_target=False):
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """``KL(target ‖ q)`` for log-probabilities ``input = log q``: ``y (log y - input)``.
 
     ``0 · log 0`` is taken as 0 (``xlogy``). ``log_target=True`` takes ``target`` as
@@ -316,6 +411,9 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if not input.is_floating_point() or not target.is_floating_point():
+        raise RuntimeError(f"kl_div expects floating inputs, got {input.dtype}, {target.dtype}")
     if reduction not in REDUCTIONS + ("batchmean",):
         raise ValueError(
             f"reduction must be one of {REDUCTIONS + ('batchmean',)}, got {reduction!r}"
@@ -328,23 +426,24 @@ def kl_div(input, target, reduction="mean", log_target=False):
     if reduction == "batchmean":
         total = loss.sum()
         return total / input.shape[0] if input.dim() > 0 else total
-    return reduce(loss, reduction)
+    return _reduce(loss, reduction)
 
 
 # --8<-- [end:kl_div]
 
 
 # --8<-- [start:regression]
-def l1_loss(input, target, reduction="mean"):
-    """``|input - target|``: its minimiser is the median.
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """``|input - target|``: its minimiser is the median. ``weight`` as in :func:`mse_loss`.
 
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_same_shape("l1_loss (input, target)", input, target)
-    return reduce((input - target).abs(), reduction)
+    return _weighted((input - target).abs(), weight, reduction)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """``½ r²`` for ``|r| ≤ δ``, else ``δ (|r| - ½ δ)``: quadratic near 0, linear beyond δ.
 
     ``δ`` stays a Python number: a ``torch.tensor(delta)`` made here would sit on the CPU
@@ -353,25 +452,33 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
     check_same_shape("huber_loss (input, target)", input, target)
+    if not input.is_floating_point():
+        raise RuntimeError(f"huber_loss expects a floating-point input, got {input.dtype}")
+    target = target.to(input.dtype)  # the loss has the input's dtype, as PyTorch's
     if delta <= 0:
         raise ValueError(f"huber_loss expects delta > 0, got {delta}")
+    return _weighted(_huber(input, target, delta), weight, reduction, mean_over_weight=False)
+
+
+def _huber(input, target, delta):
     r = (input - target).abs()
     quadratic = torch.clamp(r, max=delta)  # |r| up to δ, then δ
-    return reduce(quadratic * (r - 0.5 * quadratic), reduction)
+    return quadratic * (r - 0.5 * quadratic)
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Huber divided by ``β``: ``½ r² / β`` for ``|r| < β``, else ``|r| - ½ β``; ``β = 0`` is
     :func:`l1_loss` (PyTorch's special case, instead of dividing by 0).
 
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_same_shape("smooth_l1_loss (input, target)", input, target)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss expects beta >= 0, got {beta}")
     if beta == 0:
-        return l1_loss(input, target, reduction)
-    return huber_loss(input, target, reduction, delta=beta) / beta
+        return l1_loss(input, target, reduction=reduction)
+    return _reduce(_huber(input, target, beta) / beta, reduction)
 
 
 # --8<-- [end:regression]
@@ -387,37 +494,49 @@ def _check_targets(name, target, allowed):
         )
 
 
-def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+def margin_ranking_loss(
+    input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"
+):
     """``max(0, -y (x1 - x2) + margin)``: ``y = 1`` wants ``x1`` ranked above ``x2`` by
     ``margin``, ``y = -1`` the other way round.
 
     Shapes: ``input1``, ``input2``, ``target`` ``(N,)`` or ``()``; a scalar, or ``(N,)`` for
     ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_same_shape("margin_ranking_loss (input1, input2, target)", input1, input2, target)
-    return reduce(relu(-target * (input1 - input2) + margin), reduction)
+    # clamp, not relu: at a NaN PyTorch's max(·, 0) passes no gradient
+    return _reduce(torch.clamp(-target * (input1 - input2) + margin, min=0), reduction)
 
 
-def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+def hinge_embedding_loss(
+    input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"
+):
     """``x`` where ``y = 1``, ``max(0, margin - x)`` where ``y = -1`` (``input`` a distance).
 
     As in PyTorch, a target that is neither 1 nor -1 gets both terms.
 
     Shapes: ``input`` and ``target`` ``(*)``, the same; a scalar, or ``(*)`` for ``'none'``.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_same_shape("hinge_embedding_loss (input, target)", input, target)
+    if not input.is_floating_point():
+        raise RuntimeError(f"hinge_embedding_loss expects a floating input, got {input.dtype}")
     zeros = torch.zeros_like(input)
-    hinge = torch.where(target != 1, relu(margin - input), zeros)
+    hinge = torch.where(target != 1, torch.clamp(margin - input, min=0), zeros)
     same = torch.where(target != -1, input, zeros)
-    return reduce(hinge + same, reduction)
+    return _reduce(hinge + same, reduction)
 
 
-def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+def cosine_embedding_loss(
+    input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"
+):
     """``1 - cos(x1, x2)`` where ``y = 1``, ``max(0, cos(x1, x2) - margin)`` where ``y = -1``.
 
     ``input1``, ``input2`` are ``(N, D)`` (or ``(D,)`` with a scalar ``target``). The squared
     norms get ``1e-12`` added before the square root, as PyTorch does.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     check_same_shape("cosine_embedding_loss (input1, input2)", input1, input2)
     if input1.dim() not in (1, 2) or target.dim() != input1.dim() - 1:
         raise ValueError(
@@ -438,7 +557,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
     loss = torch.where(target == 1, 1 - cos, zeros) + torch.where(
         target == -1, relu(cos - margin), zeros
     )
-    return reduce(loss, reduction)
+    return _reduce(loss, reduction)
 
 
 # --8<-- [end:ranking]
@@ -456,12 +575,22 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 def triplet_margin_loss(
-    anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"
+    anchor,
+    positive,
+    negative,
+    margin=1.0,
+    p=2.0,
+    eps=1e-6,
+    swap=False,
+    size_average=None,
+    reduce=None,
+    reduction="mean",
 ):
     """``max(0, d(a, p) - d(a, n) + margin)`` for rows ``(N, D)`` (or one triplet ``(D,)``).
 
     ``swap=True`` uses ``min(d(a, n), d(p, n))`` as the negative distance (Balntas et al.).
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     if margin <= 0:
         raise ValueError(f"triplet_margin_loss expects margin > 0, got {margin}")
     check_same_shape(
@@ -475,7 +604,7 @@ def triplet_margin_loss(
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
         d_neg = torch.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
-    return reduce(torch.clamp(margin + d_pos - d_neg, min=0), reduction)
+    return _reduce(torch.clamp(margin + d_pos - d_neg, min=0), reduction)
 
 
 # --8<-- [end:triplet_margin_loss]
@@ -513,7 +642,7 @@ def focal_loss(input, target, alpha=None, gamma=2.0, reduction="mean"):
             "multi-class focal_loss expects alpha None or a (C,) tensor of class weights, "
             f"got {type(alpha).__name__}"
         )
-    safe_target, w_target = _class_indices("focal_loss", input, target, alpha, -100)
+    safe_target, w_target, _ = _class_indices("focal_loss", input, target, alpha, -100)
     class_dim, _ = _class_layout("focal_loss", input)
     logp = log_softmax(input, dim=class_dim).movedim(class_dim, -1)
     log_p_t = logp.gather(-1, safe_target.unsqueeze(-1)).squeeze(-1)

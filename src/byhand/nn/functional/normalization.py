@@ -11,16 +11,33 @@ import math
 import torch
 from torch.autograd.function import once_differentiable
 
+from byhand.nn.functional.activation import expect_floating
+from byhand.nn.functional.layout import like_input
+
 __all__ = [
     "BatchNormTrain",
     "StandardizeRows",
     "batch_norm",
+    "check_parameters",
     "group_norm",
     "instance_norm",
     "layer_norm",
     "rms_norm",
     "standardize_rows",
 ]
+
+
+def check_parameters(name, input, *tensors):
+    """Refuse an integer input (NotImplementedError) and parameters of another floating dtype
+    than the input's (RuntimeError), as PyTorch's kernels do; float32 parameters may scale a
+    half or bfloat16 input (mixed precision)."""
+    expect_floating(name, input)
+    low = input.dtype in (torch.float16, torch.bfloat16)
+    for t in tensors:
+        if t is not None and t.dtype != input.dtype and not (low and t.dtype == torch.float32):
+            raise RuntimeError(
+                f"{name} expects parameters of the input's dtype {input.dtype}, got {t.dtype}"
+            )
 
 
 def _channel_view(vector, ndim):
@@ -155,6 +172,14 @@ def batch_norm(
     with the running buffers, ``y = γ (x − running_mean) / √(running_var + ε) + β``.
     """
     ndim = input.dim()
+    check_parameters("batch_norm", input, weight, bias)
+    if input.dim() < 2 or input.shape[1] == 0:
+        raise IndexError(f"batch_norm expects (N, C, *) with C >= 1, got {tuple(input.shape)}")
+    if not training and (running_mean is None or running_var is None):
+        raise RuntimeError(
+            "batch_norm with training=False normalises with running_mean and running_var; "
+            "got None (pass training=True to use the batch's statistics)"
+        )
     if training:
         count = input.numel() // input.shape[1] if input.shape[1] else 0
         if count == 1:
@@ -198,8 +223,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     Shapes: ``input`` ``(*, *normalized_shape)``; the output has the same shape.
     """
     normalized_shape = tuple(normalized_shape)
+    check_parameters("layer_norm", input, weight, bias)
     if tuple(input.shape[input.dim() - len(normalized_shape) :]) != normalized_shape:
-        raise ValueError(
+        raise RuntimeError(
             f"layer_norm expects input of shape (*, {', '.join(map(str, normalized_shape))}), "
             f"got {tuple(input.shape)}"
         )
@@ -219,14 +245,16 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     and standardise each sample's group over its channels and all spatial positions; then a
     per-channel ``γ``, ``β``.
     """
+    check_parameters("group_norm", input, weight, bias)
     if input.dim() < 2 or input.shape[1] % num_groups != 0:
-        raise ValueError(
+        raise RuntimeError(
             f"group_norm expects (N, C, *) with C divisible by num_groups={num_groups}, "
             f"got {tuple(input.shape)}"
         )
-    rows = input.reshape(input.shape[0] * num_groups, -1)  # (N·G, C/G · spatial)
+    width = math.prod(input.shape[1:]) // num_groups
+    rows = input.reshape(input.shape[0] * num_groups, width)  # (N·G, C/G · spatial)
     output = standardize_rows(rows, eps=eps).view(input.shape)
-    return _affine(output, weight, bias)
+    return like_input(_affine(output, weight, bias), input)
 
 
 # --8<-- [end:group_norm]
@@ -251,6 +279,7 @@ def instance_norm(
     """
     if not use_input_stats:
         return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    check_parameters("instance_norm", input, weight, bias)
     spatial = tuple(range(2, input.dim()))
     count = math.prod(input.shape[2:])
     if count == 1:
@@ -258,7 +287,7 @@ def instance_norm(
             "instance_norm needs more than 1 spatial element per channel, "
             f"got input of shape {tuple(input.shape)}"
         )
-    rows = input.reshape(input.shape[0] * input.shape[1], -1)  # (N·C, spatial)
+    rows = input.reshape(input.shape[0] * input.shape[1], count)  # (N·C, spatial)
     output = standardize_rows(rows, eps=eps).view(input.shape)
     if running_mean is not None and input.numel() > 0:
         with torch.no_grad():
@@ -279,8 +308,9 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     Shapes: ``input`` ``(*, *normalized_shape)``; the output has the same shape.
     """
     normalized_shape = tuple(normalized_shape)
+    expect_floating("rms_norm", input)
     if tuple(input.shape[input.dim() - len(normalized_shape) :]) != normalized_shape:
-        raise ValueError(
+        raise RuntimeError(
             f"rms_norm expects input of shape (*, {', '.join(map(str, normalized_shape))}), "
             f"got {tuple(input.shape)}"
         )
@@ -288,7 +318,8 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
         eps = torch.finfo(input.dtype).eps
     dims = tuple(range(-len(normalized_shape), 0))
     output = input * torch.rsqrt(input.pow(2).mean(dims, keepdim=True) + eps)
-    return output if weight is None else output * weight
+    # the input's dtype, also for parameters of another dtype (as PyTorch)
+    return output if weight is None else (output * weight).to(input.dtype)
 
 
 # --8<-- [end:rms_norm]

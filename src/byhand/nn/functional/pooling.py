@@ -6,6 +6,9 @@ it); the gradient flows back through the views, so the backward needs no code of
 
 import torch
 
+from byhand.nn.functional.activation import expect_floating
+from byhand.nn.functional.layout import like_input
+
 __all__ = [
     "pool_output_size",
     "max_pool2d",
@@ -24,13 +27,20 @@ def _pair(value, name="argument"):
     if len(value) == 1:
         return (value[0], value[0])
     if len(value) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value}")
+        raise RuntimeError(f"{name} must be an int or a pair of ints, got {value}")
     return value
+
+
+def _positive(name, **pairs):
+    """Refuse a kernel or stride below 1 (PyTorch: RuntimeError), before anything divides."""
+    for label, pair in pairs.items():
+        if min(pair) <= 0:
+            raise RuntimeError(f"{name}: {label} must be greater than zero, got {pair}")
 
 
 def _batched(input, name):
     if input.dim() not in (3, 4):
-        raise ValueError(
+        raise RuntimeError(
             f"{name} expects (N, C, H, W) or (C, H, W) input, got shape {tuple(input.shape)}"
         )
     return input.unsqueeze(0) if input.dim() == 3 else input
@@ -60,8 +70,8 @@ def _windows(input, kernel, stride, padding, dilation, ceil_mode, fill, name):
     sizes = []
     for axis in range(2):
         span = dilation[axis] * (kernel[axis] - 1) + 1
-        if padding[axis] * 2 > span:
-            raise ValueError(
+        if padding[axis] < 0 or padding[axis] * 2 > span:
+            raise RuntimeError(
                 f"{name}: padding should be at most half of the effective kernel size, got "
                 f"padding={padding}, kernel_size={kernel} and dilation={dilation}"
             )
@@ -73,8 +83,8 @@ def _windows(input, kernel, stride, padding, dilation, ceil_mode, fill, name):
             dilation[axis],
             ceil_mode,
         )
-        if out <= 0:
-            raise ValueError(
+        if out <= 0 or input.shape[2 + axis] == 0:
+            raise RuntimeError(
                 f"{name}: output size is too small: input {tuple(input.shape[2:])}, "
                 f"kernel_size={kernel}, padding={padding}, dilation={dilation}"
             )
@@ -83,6 +93,8 @@ def _windows(input, kernel, stride, padding, dilation, ceil_mode, fill, name):
     # pad: ``padding`` before, and after as far as the last window reaches (ceil mode)
     bottom = max(0, (height - 1) * stride[0] + span_h - input.shape[2] - padding[0])
     right = max(0, (width - 1) * stride[1] + span_w - input.shape[3] - padding[1])
+    if not input.is_floating_point() and fill == float("-inf"):
+        fill = torch.iinfo(input.dtype).min  # integers: the smallest one stands for -inf
     x = input.new_full(
         (
             *input.shape[:2],
@@ -122,6 +134,7 @@ def max_pool2d(
     kernel = _pair(kernel_size, "kernel_size")
     stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
     padding, dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
+    _positive("max_pool2d", kernel_size=kernel, stride=stride, dilation=dilation)
     windows, (height, width) = _windows(
         batched, kernel, stride, padding, dilation, ceil_mode, float("-inf"), "max_pool2d"
     )
@@ -139,17 +152,19 @@ def max_pool2d(
         1, 1, height, width, 1
     )
     values = flat.gather(-1, first)
-    tap = torch.where(values == float("-inf"), first_real, first)
+    lowest = float("-inf") if input.is_floating_point() else torch.iinfo(input.dtype).min
+    tap = torch.where(values == lowest, first_real, first)
     out = flat.gather(-1, tap).squeeze(-1)  # gather: the gradient goes to this element only
     if input.dim() == 3:
         out = out.squeeze(0)
+    out = like_input(out, input)
     if not return_indices:
         return out
     tap = tap.squeeze(-1)
     rows = top.view(-1, 1) + (tap // kernel[1]) * dilation[0]
     cols = left.view(1, -1) + (tap % kernel[1]) * dilation[1]
     indices = rows * batched.shape[3] + cols
-    return out, indices if input.dim() == 4 else indices.squeeze(0)
+    return out, like_input(indices, input) if input.dim() == 4 else indices.squeeze(0)
 
 
 # --8<-- [end:max_pool2d]
@@ -175,12 +190,15 @@ def avg_pool2d(
     kernel = _pair(kernel_size, "kernel_size")
     stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
     padding = _pair(padding, "padding")
+    _positive("avg_pool2d", kernel_size=kernel, stride=stride)
     if divisor_override is not None and divisor_override == 0:
-        raise ValueError("avg_pool2d: divisor_override must not be zero")
+        raise RuntimeError("avg_pool2d: divisor_override must not be zero")
     windows, (height, width) = _windows(
         batched, kernel, stride, padding, (1, 1), ceil_mode, 0.0, "avg_pool2d"
     )
     total = windows.sum(dim=(-2, -1))
+    if not total.is_floating_point():  # integers stay integers: the mean rounds toward zero
+        total = total.double()
     if divisor_override is not None:
         out = total / divisor_override
     else:
@@ -194,7 +212,9 @@ def avg_pool2d(
             counts.append(end - start)
         divisor = counts[0].view(-1, 1) * counts[1].view(1, -1)
         out = total / divisor.to(total.dtype)
-    return out if input.dim() == 4 else out.squeeze(0)
+    if not input.is_floating_point():
+        out = out.trunc().to(input.dtype)
+    return like_input(out, input) if input.dim() == 4 else out.squeeze(0)
 
 
 # --8<-- [end:avg_pool2d]
@@ -217,10 +237,13 @@ def _adaptive_sizes(input, output_size, name):
     batched = _batched(input, name)
     sizes = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
     if len(sizes) != 2:
-        raise ValueError(f"{name}: output_size must be an int or a pair, got {output_size}")
+        raise RuntimeError(f"{name}: output_size must be an int or a pair, got {output_size}")
     sizes = tuple(batched.shape[2 + a] if s is None else s for a, s in enumerate(sizes))
-    if min(sizes) < 0 or (min(batched.shape[2:]) == 0 and batched.numel()):
-        raise ValueError(f"{name}: cannot pool {tuple(input.shape)} to {sizes}")
+    if min(sizes) < 0 or min(batched.shape[1:]) == 0:
+        raise RuntimeError(
+            f"{name} expects non-empty (C, H, W) to pool to {sizes}, got {tuple(input.shape)}"
+        )
+    expect_floating(name, input)
     return batched, sizes
 
 
@@ -231,20 +254,32 @@ def _adaptive_sizes(input, output_size, name):
 def adaptive_avg_pool2d(input, output_size):
     """Average over adaptive windows, ``(N, C, H, W) -> (N, C, *output_size)``.
 
-    An average over a rectangle is an average over its rows then its columns, so the whole
-    pool is two matmuls, ``P_h · x · P_wᵀ``, where row ``i`` of ``P`` holds ``1/len`` on
-    window ``i``.
+    An average over a rectangle is an average over its rows then its columns: each axis in
+    turn is read through an index of its windows (padded to the longest one) and averaged over
+    the window's own elements — a padding slot is picked out, never multiplied by 0, so an inf
+    or NaN stays in the windows that hold it. Pooling to ``1 × 1`` is the plain mean.
     """
     batched, sizes = _adaptive_sizes(input, output_size, "adaptive_avg_pool2d")
-    mats = []
-    for axis, out in enumerate(sizes):
-        size = batched.shape[2 + axis]
-        start, end = adaptive_windows(size, out, input.device)
-        index = torch.arange(size, device=input.device)
-        member = (index >= start.view(-1, 1)) & (index < end.view(-1, 1))  # (out, size)
-        mats.append(member.to(input.dtype) / (end - start).view(-1, 1).to(input.dtype))
-    out = mats[0] @ batched @ mats[1].T
-    return out if input.dim() == 4 else out.squeeze(0)
+    if sizes == (1, 1):
+        out = batched.mean((-2, -1), keepdim=True)
+    else:
+        out = batched
+        for axis, length in enumerate(sizes):
+            dim = 2 + axis
+            start, end = adaptive_windows(batched.shape[dim], length, input.device)
+            longest = int((end - start).max()) if length else 0
+            index = start.view(-1, 1) + torch.arange(longest, device=input.device)
+            inside = index < end.view(-1, 1)  # (length, longest)
+            index = torch.where(inside, index, start.view(-1, 1))
+            shape = [1, 1, 1, 1, 1]
+            shape[dim], shape[dim + 1] = length, longest
+            picked = out.index_select(dim, index.view(-1))
+            picked = picked.view(*out.shape[:dim], length, longest, *out.shape[dim + 1 :])
+            picked = torch.where(inside.view(shape), picked, 0.0)
+            count = (end - start).to(input.dtype).view(-1, *[1] * (3 - dim))
+            out = picked.sum(dim + 1) / count
+    out = out if input.dim() == 4 else out.squeeze(0)
+    return like_input(out, input)
 
 
 # --8<-- [end:adaptive_avg_pool2d]
@@ -277,6 +312,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     out = batched.flatten(2).gather(2, flat_index.flatten(2)).view(n, channels, ho, wo)
     if input.dim() == 3:
         out, flat_index = out.squeeze(0), flat_index.squeeze(0)
+    out, flat_index = like_input(out, input), like_input(flat_index, input)
     return (out, flat_index) if return_indices else out
 
 
