@@ -93,43 +93,68 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 
 
 # --8<-- [start:recurrent]
-def recurrent_layer(input, state, weights, mode, reverse=False):
+def _step(mode, gates_x, state, w_hh, b_hh, w_hr):
+    """One step of ``mode`` on the state tuple ``(h,)`` or ``(h, c)``; the new tuple."""
+    if mode == "LSTM":
+        return lstm_step(gates_x, *state, w_hh, b_hh, w_hr)
+    if mode == "GRU":
+        return (gru_step(gates_x, state[0], w_hh, b_hh),)
+    return (rnn_step(gates_x, state[0], w_hh, b_hh, mode.removeprefix("RNN_").lower()),)
+
+
+def recurrent_layer(input, state, weights, mode, reverse=False, batch_sizes=None):
     """Run one layer in one direction over ``input (T, N, C)``; returns ``(output, state)``.
 
     ``weights = (w_ih, w_hh, b_ih, b_hh, w_hr)`` (biases and ``w_hr`` may be ``None``);
     ``state`` is ``h (N, H)`` or, for an LSTM, ``(h, c)``. The input projection of every step
     is one matmul; ``unbind`` hands out its rows, so the backward pass gathers them with one
-    ``stack``.
+    ``stack``. With ``batch_sizes`` (a ``PackedSequence``'s), ``input`` is the packed data
+    ``(sum of lengths, C)``: step ``t`` holds the first ``batch_sizes[t]`` sequences (sorted by
+    length), so a sequence that has ended leaves the batch with its final state, and in
+    reverse a sequence joins the batch, from its initial state, at its own last step.
     """
     w_ih, w_hh, b_ih, b_hh, w_hr = weights
-    gates_x = linear(input, w_ih, b_ih).unbind(0)
-    order = range(len(gates_x) - 1, -1, -1) if reverse else range(len(gates_x))
-    outputs = [None] * len(gates_x)
-    for t in order:
-        if mode == "LSTM":
-            state = lstm_step(gates_x[t], *state, w_hh, b_hh, w_hr)
+    gates = linear(input, w_ih, b_ih)
+    steps = gates.unbind(0) if batch_sizes is None else gates.split(batch_sizes.tolist())
+    lstm = mode == "LSTM"
+    initial = tuple(state) if lstm else (state,)
+    outputs = [None] * len(steps)
+    if reverse:  # the batch grows: rows join from their initial state
+        state = tuple(s[: len(steps[-1])] for s in initial) if steps else initial
+        for t in range(len(steps) - 1, -1, -1):
+            size, have = len(steps[t]), len(state[0])
+            if size > have:
+                state = tuple(torch.cat([s, s0[have:size]]) for s, s0 in zip(state, initial))
+            state = _step(mode, steps[t], state, w_hh, b_hh, w_hr)
             outputs[t] = state[0]
-        else:
-            if mode == "GRU":
-                state = gru_step(gates_x[t], state, w_hh, b_hh)
-            else:
-                state = rnn_step(
-                    gates_x[t], state, w_hh, b_hh, mode.removeprefix("RNN_").lower()
-                )
-            outputs[t] = state
+    else:  # the batch shrinks: rows that ended keep their final state aside
+        state, ended = initial, []
+        for t in range(len(steps)):
+            size = len(steps[t])
+            if size < len(state[0]):
+                ended.append(tuple(s[size:] for s in state))
+                state = tuple(s[:size] for s in state)
+            state = _step(mode, steps[t], state, w_hh, b_hh, w_hr)
+            outputs[t] = state[0]
+        if ended:
+            state = tuple(torch.cat(parts) for parts in zip(state, *reversed(ended)))
+    state = state if lstm else state[0]
     if not outputs:  # an empty sequence: no output rows, the state passes through
-        width = (state[0] if mode == "LSTM" else state).shape[-1]
-        return input.new_zeros(0, input.shape[1], width), state
-    return torch.stack(outputs), state
+        width = initial[0].shape[-1]
+        return input.new_zeros(0, *input.shape[1:-1], width), state
+    return (torch.stack(outputs) if batch_sizes is None else torch.cat(outputs)), state
 
 
-def recurrent(input, hx, weights, mode, num_layers, dropout_p, training, bidirectional):
+def recurrent(
+    input, hx, weights, mode, num_layers, dropout_p, training, bidirectional, batch_sizes=None
+):
     """A stack of recurrent layers over ``input (T, N, C)``, time first.
 
     ``hx`` is ``h0 (L·D, N, H)`` or ``(h0, c0)`` for an LSTM, rows ordered layer by layer,
     forward direction first; ``weights[l·D + d]`` are the weights of layer ``l``, direction
     ``d``. Layer ``l + 1`` reads the (concatenated) outputs of layer ``l``, after dropout in
     training. Returns ``output (T, N, D·H)`` and ``h_n`` (or ``(h_n, c_n)``) shaped like ``hx``.
+    With ``batch_sizes``, ``input`` and ``output`` are packed data (see ``recurrent_layer``).
     """
     directions = 2 if bidirectional else 1
     lstm = mode == "LSTM"
@@ -141,7 +166,7 @@ def recurrent(input, hx, weights, mode, num_layers, dropout_p, training, bidirec
             row = layer * directions + direction
             state = (hx[0][row], hx[1][row]) if lstm else hx[row]
             out, state = recurrent_layer(
-                layer_input, state, weights[row], mode, reverse=direction == 1
+                layer_input, state, weights[row], mode, direction == 1, batch_sizes
             )
             outputs.append(out)
             finals.append(state)

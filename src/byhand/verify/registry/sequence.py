@@ -39,6 +39,28 @@ class WithState(torch.nn.Module):
         return self.module(input, None if h0 is None else (h0, c0))
 
 
+class Packing(torch.nn.Module):
+    """``forward(input, *states, lengths=None, enforce_sorted=True)`` for RNN, LSTM, GRU.
+
+    The states are leaves of their own (``h0``, or ``h0, c0``). With ``lengths`` the padded
+    ``input`` is first packed by PyTorch's ``pack_padded_sequence`` (sorted, or not with
+    ``enforce_sorted=False``), and the packed output's data is returned with the final states.
+    """
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, input, *states, lengths=None, enforce_sorted=True):
+        hx = None if not states else (states if len(states) == 2 else states[0])
+        if lengths is not None:
+            input = torch.nn.utils.rnn.pack_padded_sequence(
+                input, lengths, self.module.batch_first, enforce_sorted
+            )
+        output, state = self.module(input, hx)
+        return (output.data if lengths is not None else output), state
+
+
 class Outputs(torch.nn.Module):
     """The module's outputs without the ``None`` of ``need_weights=False``."""
 
@@ -62,8 +84,11 @@ class SDPA(torch.nn.Module):
 
 
 # --- recurrent --------------------------------------------------------------------------------
-def sequence(length, batch, size, *, batch_first=False, states=(), layers_dirs=1, hidden=5):
-    """``input`` (time-first, batch-first, or unbatched if ``batch=None``), initial states."""
+def sequence(
+    length, batch, size, *, batch_first=False, states=(), layers_dirs=1, lengths=None, **packing
+):
+    """``input`` (time-first, batch-first, or unbatched if ``batch=None``), initial states;
+    with ``lengths`` (one per sequence), ``Args`` that make ``Packing`` pack the input."""
 
     def make(g, dtype):
         if batch is None:
@@ -71,7 +96,8 @@ def sequence(length, batch, size, *, batch_first=False, states=(), layers_dirs=1
         else:
             x = _randn(g, dtype, *((batch, length) if batch_first else (length, batch)), size)
         lead = (layers_dirs,) if batch is None else (layers_dirs, batch)
-        return (x, *(_randn(g, dtype, *lead, width) for width in states))
+        made = (x, *(_randn(g, dtype, *lead, width) for width in states))
+        return made if lengths is None else Args(*made, lengths=lengths, **packing)
 
     return make
 
@@ -155,6 +181,37 @@ def _recurrent(name, lstm=False, rnn=False):
         ),
         Case("no bias, 2 layers", dict(base, num_layers=2, bias=False), sequence(4, 2, 4)),
     ]
+    # Packed batches (pack_padded_sequence): sorted, and unsorted (enforce_sorted=False, the
+    # states come back in the caller's order); the time-first padding holds junk, not zeros.
+    cases += [
+        Case("packed, sorted lengths 6 4 4 1", base, sequence(6, 4, 4, lengths=(6, 4, 4, 1))),
+        Case(
+            "packed unsorted, 2 layers, bidirectional, batch_first, state given",
+            dict(base, num_layers=2, bidirectional=True, batch_first=True),
+            sequence(
+                5,
+                3,
+                4,
+                batch_first=True,
+                states=states,
+                layers_dirs=4,
+                lengths=(2, 5, 3),
+                enforce_sorted=False,
+            ),
+        ),
+        Case(
+            "packed unsorted, 3 layers, state given",
+            dict(base, num_layers=3),
+            sequence(
+                4, 3, 4, states=states, layers_dirs=3, lengths=(1, 4, 2), enforce_sorted=False
+            ),
+        ),
+        Case(
+            "packed unsorted, 3 layers, bidirectional, batch_first",
+            dict(base, num_layers=3, bidirectional=True, batch_first=True),
+            sequence(4, 3, 4, batch_first=True, lengths=(3, 1, 4), enforce_sorted=False),
+        ),
+    ]
     if rnn:
         cases.append(
             Case(
@@ -171,12 +228,18 @@ def _recurrent(name, lstm=False, rnn=False):
                 sequence(5, 2, 4, states=(3, 5), layers_dirs=2),
             )
         )
-    wrap = {}
-    if lstm:
-        wrap = dict(
-            ours=lambda **kw: WithState(byhand.nn.LSTM(**kw)),
-            theirs=lambda **kw: WithState(torch.nn.LSTM(**kw)),
+        cases.append(
+            Case(
+                "packed unsorted, proj_size 3, bidirectional",
+                dict(base, proj_size=3, bidirectional=True),
+                sequence(5, 3, 4, lengths=(5, 2, 3), enforce_sorted=False),
+            )
         )
+    cls = name.removeprefix("nn.")
+    wrap = dict(
+        ours=lambda **kw: Packing(getattr(byhand.nn, cls)(**kw)),
+        theirs=lambda **kw: Packing(getattr(torch.nn, cls)(**kw)),
+    )
     bench = None
     if lstm:
         bench = Case(
