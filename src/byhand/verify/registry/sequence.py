@@ -684,6 +684,100 @@ def _decoder_layer():
     )
 
 
+def _decoder():
+    def build(nn, layer_kwargs, num_layers, final_norm):
+        layer = nn.TransformerDecoderLayer(**layer_kwargs)
+        norm = nn.LayerNorm(layer_kwargs["d_model"]) if final_norm else None
+        return nn.TransformerDecoder(layer, num_layers, norm=norm)
+
+    cases = (
+        Case(
+            "2 post-norm layers + final norm, causal target, padded memory",
+            dict(layer_kwargs=dict(LAYER, batch_first=True), num_layers=2, final_norm=True),
+            layer_inputs(
+                5, batch_first=True, memory=6, causal=True, padding=True, prefix="tgt"
+            ),
+        ),
+        Case(
+            "3 pre-norm layers, time first, gelu",
+            dict(
+                layer_kwargs=dict(LAYER, norm_first=True, activation="gelu"),
+                num_layers=3,
+                final_norm=False,
+            ),
+            layer_inputs(4, memory=7, causal=True, prefix="tgt"),
+        ),
+        Case(
+            "unbatched, 2 layers",
+            dict(layer_kwargs=LAYER, num_layers=2, final_norm=True),
+            layer_inputs(4, batch=None, memory=3, padding=True, prefix="tgt"),
+        ),
+    )
+    return ModulePair(
+        name="nn.TransformerDecoder",
+        reference="torch.nn.TransformerDecoder",
+        ours=lambda **kw: build(byhand.nn, **kw),
+        theirs=lambda **kw: build(torch.nn, **kw),
+        inputs=cases[0].inputs,
+        cases=cases,
+        page=TRANSFORMER,
+    )
+
+
+def seq2seq_inputs(source=6, target=5, batch=2, d=8, *, batch_first=False, masks=True):
+    """``Args(src, tgt, ...)``: a causal ``tgt_mask`` and padding on both sides if ``masks``."""
+
+    def shape(n):
+        if batch is None:
+            return (n, d)
+        return (batch, n, d) if batch_first else (n, batch, d)
+
+    def make(g, dtype):
+        src, tgt = _randn(g, dtype, *shape(source)), _randn(g, dtype, *shape(target))
+        if not masks:
+            return Args(src, tgt)
+        src_pad = torch.zeros(batch or 1, source, dtype=torch.bool)
+        src_pad[-1, -2:] = True
+        tgt_pad = torch.zeros(batch or 1, target, dtype=torch.bool)
+        tgt_pad[0, -1:] = True
+        if batch is None:
+            src_pad, tgt_pad = src_pad[0], tgt_pad[0]
+        return Args(
+            src,
+            tgt,
+            tgt_mask=byhand.nn.Transformer.generate_square_subsequent_mask(target, dtype=dtype),
+            src_key_padding_mask=src_pad,
+            tgt_key_padding_mask=tgt_pad,
+            memory_key_padding_mask=src_pad,
+        )
+
+    return make
+
+
+def _transformer():
+    small = dict(
+        d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=12
+    )
+    cases = (
+        Case(
+            "2+2 post-norm layers, batch_first, causal + padding masks",
+            dict(small, dropout=0.0, batch_first=True),
+            seq2seq_inputs(batch_first=True),
+        ),
+        Case(
+            "pre-norm, gelu, time first, no masks",
+            dict(small, dropout=0.0, norm_first=True, activation="gelu"),
+            seq2seq_inputs(masks=False),
+        ),
+        Case(
+            "1+1 layers, no bias, unbatched",
+            dict(small, num_encoder_layers=1, num_decoder_layers=1, dropout=0.0, bias=False),
+            seq2seq_inputs(batch=None),
+        ),
+    )
+    return twin("nn.Transformer", inputs=cases[0].inputs, cases=cases, page=TRANSFORMER)
+
+
 ENTRIES = (
     *_cells(),
     _recurrent("nn.RNN", rnn=True),
@@ -696,4 +790,6 @@ ENTRIES = (
     _encoder_layer(),
     _encoder(),
     _decoder_layer(),
+    _decoder(),
+    _transformer(),
 )
