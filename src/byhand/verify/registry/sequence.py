@@ -16,10 +16,11 @@ import torch
 import byhand
 from byhand.verify.pairs import Args, Case, ModulePair, twin
 
-RECURRENT, ATTENTION, TRANSFORMER = (
+RECURRENT, ATTENTION, TRANSFORMER, TEXT_CLASSIFIER = (
     "modules/recurrent.md",
     "modules/attention.md",
     "modules/transformer.md",
+    "case-studies/text-classifier.md",
 )
 
 
@@ -778,6 +779,92 @@ def _transformer():
     return twin("nn.Transformer", inputs=cases[0].inputs, cases=cases, page=TRANSFORMER)
 
 
+# --- positional encodings (no PyTorch twin) ------------------------------------------------
+class LoopSinusoidal(torch.nn.Module):
+    """Oracle: ``PE[p, j]`` entry by entry with ``math.sin``/``math.cos`` on Python floats."""
+
+    def __init__(
+        self, d_model, max_len=5000, dropout=0.0, scale_embedding=False, batch_first=False
+    ):
+        super().__init__()
+        self.d_model, self.scale, self.batch_first = d_model, scale_embedding, batch_first
+
+    def table(self, length):
+        rows = []
+        for p in range(length):
+            row = []
+            for j in range(self.d_model):
+                angle = p / 10000.0 ** ((j - j % 2) / self.d_model)
+                row.append(math.sin(angle) if j % 2 == 0 else math.cos(angle))
+            rows.append(row)
+        return rows
+
+    def forward(self, input):
+        time = 1 if self.batch_first and input.dim() == 3 else 0
+        pe = torch.tensor(self.table(input.shape[time]), dtype=input.dtype).to(input.device)
+        x = input * math.sqrt(self.d_model) if self.scale else input
+        steps = [x.select(time, p) + pe[p] for p in range(input.shape[time])]
+        return torch.stack(steps, dim=time)
+
+
+class LoopLearned(torch.nn.Module):
+    """Oracle: row ``p`` of the table added to position ``p``, one position at a time."""
+
+    def __init__(
+        self, d_model, max_len=512, dropout=0.0, scale_embedding=False, batch_first=False
+    ):
+        super().__init__()
+        self.d_model, self.scale, self.batch_first = d_model, scale_embedding, batch_first
+        self.weight = torch.nn.Parameter(torch.empty(max_len, d_model))
+        torch.nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, input):
+        time = 1 if self.batch_first and input.dim() == 3 else 0
+        x = input * math.sqrt(self.d_model) if self.scale else input
+        steps = [x.select(time, p) + self.weight[p] for p in range(input.shape[time])]
+        return torch.stack(steps, dim=time)
+
+
+def _positional():
+    def tokens(length, batch, d, batch_first=False):
+        def make(g, dtype):
+            if batch is None:
+                return (_randn(g, dtype, length, d),)
+            shape = (batch, length, d) if batch_first else (length, batch, d)
+            return (_randn(g, dtype, *shape),)
+
+        return make
+
+    cases = (
+        Case("time first, d 8", dict(d_model=8, max_len=16), tokens(7, 2, 8)),
+        Case(
+            "batch_first, √d scale, odd d 7",
+            dict(d_model=7, max_len=9, scale_embedding=True, batch_first=True),
+            tokens(9, 2, 7, batch_first=True),
+        ),
+        Case("unbatched, d 6", dict(d_model=6, max_len=40), tokens(40, None, 6)),
+    )
+    entries = []
+    for name, oracle, reference in (
+        ("SinusoidalPositionalEncoding", LoopSinusoidal, "math.sin/cos entry by entry"),
+        ("LearnedPositionalEncoding", LoopLearned, "a loop over positions"),
+    ):
+        entries.append(
+            ModulePair(
+                name=f"nn.{name}",
+                reference=reference,
+                ours=getattr(byhand.nn, name),
+                theirs=oracle,
+                inputs=cases[0].inputs,
+                cases=cases,
+                kind="oracle",
+                modes=("train",),  # dropout 0: train and eval cannot differ
+                page=TEXT_CLASSIFIER,
+            )
+        )
+    return tuple(entries)
+
+
 ENTRIES = (
     *_cells(),
     _recurrent("nn.RNN", rnn=True),
@@ -792,4 +879,5 @@ ENTRIES = (
     _decoder_layer(),
     _decoder(),
     _transformer(),
+    *_positional(),
 )
