@@ -107,8 +107,9 @@ class TextDataset(torch.utils.data.Dataset):
     """``(ids (L,), label)`` pairs of texts encoded by ``vocab`` and cut to ``max_len`` words;
     ``collate`` pads a batch to its longest member: ``(ids (N, L), labels (N,))``."""
 
-    def __init__(self, texts, labels, vocab, max_len=64):
+    def __init__(self, texts, labels, vocab, max_len=64, places=None):
         self.texts, self.labels = list(texts), torch.as_tensor(labels, dtype=torch.int64)
+        self.places = list(places) if places is not None else None
         self.vocab, self.max_len = vocab, max_len
         self.ids = [vocab.encode(text, max_len) for text in self.texts]
 

@@ -1,0 +1,316 @@
+"""A Transformer text classifier: token embedding + positions + encoder layers + pooling + head.
+
+``TextClassifier(..., impl="byhand")`` builds the embedding, encoder layers, norms and head from
+``byhand.nn``; ``impl="torch"`` from ``torch.nn``. Both have the same state_dict keys and, from
+the same seed, the same initial weights, so either loads the other's weights. The positional
+encoding has no ``torch.nn`` twin: both take byhand's.
+
+``python -m byhand.models.text_classifier --write-results FILE`` trains it on the docstrings of
+six standard-library packages (``byhand.data.text.stdlib_docstrings``) and writes the measured
+learning curve, accuracy, confusion matrix and one example's attention maps to ``FILE``
+(JSON, atomically), with the machine, torch version, date and the command line.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import byhand
+from byhand.data.text import (
+    STDLIB_PACKAGES,
+    TextDataset,
+    Vocabulary,
+    padding_mask,
+    stdlib_docstrings,
+)
+
+__all__ = ["TextClassifier", "text_datasets", "train_text_classifier", "evaluate"]
+
+
+# --8<-- [start:model]
+class TextClassifier(torch.nn.Module):
+    """``input (N, L)`` token ids (``pad_idx`` where padded) → class scores ``(N, C)``.
+
+    ``x = positions(embedding(ids))``, then ``num_layers`` encoder layers that skip the padded
+    keys, then the mean over the real tokens (``pooling="mean"``) or the output at a learned
+    ``[CLS]`` token put in front (``pooling="cls"``), then ``head``. ``lengths (N,)``, when
+    given, marks the padding instead of ``input == pad_idx``.
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        num_classes,
+        d_model=64,
+        nhead=4,
+        num_layers=2,
+        dim_feedforward=128,
+        dropout=0.1,
+        max_len=256,
+        pooling="mean",
+        positions="sinusoidal",
+        scale_embedding=False,
+        norm_first=True,
+        pad_idx=0,
+        impl="byhand",
+    ):
+        super().__init__()
+        if impl not in ("byhand", "torch") or pooling not in ("mean", "cls"):
+            raise ValueError(
+                f"TextClassifier expects impl 'byhand'|'torch' and pooling 'mean'|'cls', "
+                f"got impl={impl!r}, pooling={pooling!r}"
+            )
+        nn = byhand.nn if impl == "byhand" else torch.nn
+        self.pad_idx, self.pooling = pad_idx, pooling
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_idx)
+        encoding = {
+            "sinusoidal": byhand.nn.SinusoidalPositionalEncoding,
+            "learned": byhand.nn.LearnedPositionalEncoding,
+        }[positions]
+        self.positions = encoding(
+            d_model, max_len + 1, dropout, scale_embedding=scale_embedding, batch_first=True
+        )
+        if pooling == "cls":
+            self.cls_token = torch.nn.Parameter(torch.empty(1, 1, d_model))
+            byhand.nn.init.normal_(self.cls_token, std=0.02)
+        layer = nn.TransformerEncoderLayer(
+            d_model,
+            nhead,
+            dim_feedforward,
+            dropout,
+            "gelu",
+            batch_first=True,
+            norm_first=norm_first,
+        )
+        final_norm = nn.LayerNorm(d_model) if norm_first else None
+        self.encoder = nn.TransformerEncoder(
+            layer, num_layers, norm=final_norm, enable_nested_tensor=False
+        )
+        self.head = nn.Linear(d_model, num_classes)
+
+    def embed(self, input, lengths=None):
+        """Token vectors with positions ``(N, L', d)`` and the padding mask ``(N, L')``."""
+        if input.dim() != 2:
+            raise ValueError(
+                f"TextClassifier expects token ids (N, L), got shape {tuple(input.shape)}"
+            )
+        if lengths is None:
+            padding = input == self.pad_idx
+        else:
+            padding = padding_mask(lengths.to(input.device), input.shape[1])
+        x = self.embedding(input)
+        if self.pooling == "cls":  # [CLS] in front, at position 0, never padding
+            x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], dim=1)
+            padding = torch.cat([torch.zeros_like(padding[:, :1]), padding], dim=1)
+        return self.positions(x), padding
+
+    def forward(self, input, lengths=None):
+        x, padding = self.embed(input, lengths)
+        x = self.encoder(x, src_key_padding_mask=padding)
+        if self.pooling == "cls":
+            pooled = x[:, 0]
+        else:  # mean over the real tokens only
+            keep = (~padding).unsqueeze(-1).to(x.dtype)
+            pooled = (x * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+        return self.head(pooled)
+
+    # --8<-- [end:model]
+
+    @torch.no_grad()
+    def attention_maps(self, input, lengths=None):
+        """Per layer, the attention weights ``(N, heads, L', L')`` the encoder computes."""
+        x, padding = self.embed(input, lengths)
+        maps = []
+        for layer in self.encoder.layers:
+            h = layer.norm1(x) if layer.norm_first else x
+            weights = layer.self_attn(
+                h, h, h, key_padding_mask=padding, average_attn_weights=False
+            )[1]
+            maps.append(weights)
+            x = layer(x, src_key_padding_mask=padding)
+        return maps
+
+
+# --- data, training, evaluation -----------------------------------------------------------
+def text_datasets(packages=STDLIB_PACKAGES, max_len=64, min_freq=2, per_package=250):
+    """``(train, val, vocab)``: ``TextDataset``s of the stdlib docstrings, vocabulary from the
+    training texts only (a validation word never seen in training is ``<unk>``)."""
+    train, val = stdlib_docstrings(packages, per_package=per_package)
+    vocab = Vocabulary([text for text, _, _ in train], min_freq=min_freq)
+
+    def dataset(items):
+        texts, labels, places = zip(*items)
+        return TextDataset(texts, labels, vocab, max_len, places)
+
+    return dataset(train), dataset(val), vocab
+
+
+@torch.no_grad()
+def evaluate(model, dataset, batch_size=256, num_classes=None):
+    """``(loss, accuracy, confusion)`` on ``dataset``; ``confusion[true][predicted]`` counts."""
+    model.eval()
+    num_classes = num_classes or int(dataset.labels.max()) + 1
+    confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+    total = 0.0
+    for start in range(0, len(dataset), batch_size):
+        ids, labels = dataset.collate(
+            [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        )
+        scores = model(ids)
+        total += float(torch.nn.functional.cross_entropy(scores, labels, reduction="sum"))
+        for t, p in zip(labels.tolist(), scores.argmax(1).tolist()):
+            confusion[t, p] += 1
+    n = int(confusion.sum())
+    return total / n, float(confusion.diag().sum()) / n, confusion
+
+
+def train_text_classifier(
+    model,
+    train_set,
+    val_set,
+    epochs=10,
+    batch_size=32,
+    lr=1e-3,
+    warmup=0.1,
+    seed=0,
+    impl="byhand",
+    log=None,
+    max_steps=None,
+):
+    """A plain loop: AdamW, linear warm-up (a ``warmup`` fraction of the steps) then cosine.
+
+    Returns the history: per epoch the mean training loss and the validation loss/accuracy.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    loader = torch.utils.data.DataLoader(
+        train_set,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=generator,
+        collate_fn=train_set.collate,
+    )
+    steps = epochs * len(loader) if max_steps is None else min(max_steps, epochs * len(loader))
+    adamw = byhand.optim.AdamW if impl == "byhand" else torch.optim.AdamW
+    optimizer = adamw(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = byhand.optim.lr_scheduler.warmup_cosine(
+        optimizer, max(1, int(warmup * steps)), steps + 1
+    )
+    history, step = [], 0
+    for epoch in range(epochs):
+        model.train()
+        losses = []
+        for ids, labels in loader:
+            loss = torch.nn.functional.cross_entropy(model(ids), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+            step += 1
+            if step >= steps:
+                break
+        val_loss, val_acc, _ = evaluate(model, val_set)
+        history.append(
+            dict(
+                epoch=epoch + 1,
+                train_loss=sum(losses) / len(losses),
+                val_loss=val_loss,
+                val_accuracy=val_acc,
+            )
+        )
+        if log:
+            log(history[-1])
+        if step >= steps:
+            break
+    return history
+
+
+# --- the committed result file ----------------------------------------------------------------
+def example_for_attention(model, dataset, low=8, high=14):
+    """The first validation text of ``low..high`` words that the model classifies correctly."""
+    model.eval()
+    for index in range(len(dataset)):
+        ids, label = dataset[index]
+        if low <= len(ids) <= high:
+            batch = torch.tensor([ids])
+            with torch.no_grad():
+                if int(model(batch).argmax()) == int(label):
+                    return index
+    return 0
+
+
+def write_results(path, epochs=15, threads=1, seed=0, impl="byhand", **model_kwargs):
+    """Train on the stdlib docstrings and write what was measured to ``path`` (atomically)."""
+    import json
+    import platform
+
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    train_set, val_set, vocab = text_datasets()
+    torch.manual_seed(seed)
+    model = TextClassifier(len(vocab), len(STDLIB_PACKAGES), impl=impl, **model_kwargs)
+    history = train_text_classifier(
+        model, train_set, val_set, epochs=epochs, seed=seed, impl=impl, log=print
+    )
+    _, accuracy, confusion = evaluate(model, val_set, num_classes=len(STDLIB_PACKAGES))
+    index = example_for_attention(model, val_set)
+    ids, label = val_set[index]
+    maps = model.attention_maps(torch.tensor([ids]))
+    results = {
+        "what": "TextClassifier on the docstrings of six standard-library packages",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "python -m byhand.models.text_classifier " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()}",
+        "threads": threads,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "seconds": round(time.perf_counter() - start, 1),
+        "impl": impl,
+        "model": {"vocab_size": len(vocab), **model_kwargs},
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "packages": list(STDLIB_PACKAGES),
+        "train_size": len(train_set),
+        "val_size": len(val_set),
+        "history": history,
+        "val_accuracy": accuracy,
+        "confusion": confusion.tolist(),
+        "attention_example": {
+            "place": val_set.places[index],
+            "tokens": vocab.decode(ids),
+            "label": int(label),
+            "maps": [
+                [[[round(v, 4) for v in row] for row in head] for head in m[0].tolist()]
+                for m in maps
+            ],
+        },
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(results, indent=1) + "\n")
+    os.replace(partial, path)
+    print(f"wrote {path}: val accuracy {accuracy:.3f} after {epochs} epochs")
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m byhand.models.text_classifier",
+        description="Train the text classifier on stdlib docstrings; write the measurements.",
+    )
+    parser.add_argument("--write-results", metavar="FILE", required=True)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--impl", choices=["byhand", "torch"], default="byhand")
+    args = parser.parse_args(argv)
+    write_results(args.write_results, args.epochs, args.threads, args.seed, args.impl)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
