@@ -92,6 +92,7 @@ class TextClassifier(torch.nn.Module):
         )
         self.head = nn.Linear(d_model, num_classes)
 
+    # --8<-- [start:forward]
     def embed(self, input, lengths=None):
         """Token vectors with positions ``(N, L', d)`` and the padding mask ``(N, L')``."""
         if input.dim() != 2:
@@ -118,6 +119,7 @@ class TextClassifier(torch.nn.Module):
             pooled = (x * keep).sum(1) / keep.sum(1).clamp_min(1.0)
         return self.head(pooled)
 
+    # --8<-- [end:forward]
     # --8<-- [end:model]
 
     @torch.no_grad()
@@ -180,6 +182,7 @@ def train_text_classifier(
     impl="byhand",
     log=None,
     max_steps=None,
+    step_log=None,
 ):
     """A plain loop: AdamW, linear warm-up (a ``warmup`` fraction of the steps) then cosine.
 
@@ -210,6 +213,8 @@ def train_text_classifier(
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
+            if step_log:
+                step_log(losses[-1])
             step += 1
             if step >= steps:
                 break
@@ -230,6 +235,54 @@ def train_text_classifier(
 
 
 # --- the committed result file ----------------------------------------------------------------
+RESULTS = Path(__file__).resolve().parents[3] / "benchmarks" / "results"
+
+
+def load_results(path=None):
+    """The newest committed ``benchmarks/results/text_classifier-*.json`` (or ``path``)."""
+    import json
+
+    if path is None:
+        found = sorted(RESULTS.glob("text_classifier-*.json"))
+        if not found:
+            raise FileNotFoundError(
+                f"no text_classifier-*.json in {RESULTS}: write one with "
+                "python -m byhand.models.text_classifier --write-results FILE"
+            )
+        path = found[-1]
+    return json.loads(Path(path).read_text()), Path(path)
+
+
+def smoke_run(steps=12, per_package=40, seed=0, impl="byhand"):
+    """A few steps of the same training on a small slice: ``(history of losses, seconds)``."""
+    start = time.perf_counter()
+    train_set, val_set, vocab = text_datasets(per_package=per_package, max_len=32)
+    torch.manual_seed(seed)
+    model = TextClassifier(
+        len(vocab),
+        len(STDLIB_PACKAGES),
+        d_model=32,
+        nhead=2,
+        num_layers=1,
+        dim_feedforward=64,
+        impl=impl,
+    )
+    losses = []
+    history = train_text_classifier(
+        model,
+        train_set,
+        val_set,
+        epochs=steps,
+        batch_size=32,
+        lr=3e-3,
+        seed=seed,
+        impl=impl,
+        max_steps=steps,
+        step_log=losses.append,
+    )
+    return losses, history, time.perf_counter() - start
+
+
 def example_for_attention(model, dataset, low=8, high=14):
     """The first validation text of ``low..high`` words that the model classifies correctly."""
     model.eval()
@@ -245,6 +298,7 @@ def example_for_attention(model, dataset, low=8, high=14):
 
 def write_results(path, epochs=15, threads=1, seed=0, impl="byhand", **model_kwargs):
     """Train on the stdlib docstrings and write what was measured to ``path`` (atomically)."""
+    import inspect
     import json
     import platform
 
@@ -270,7 +324,24 @@ def write_results(path, epochs=15, threads=1, seed=0, impl="byhand", **model_kwa
         "python": platform.python_version(),
         "seconds": round(time.perf_counter() - start, 1),
         "impl": impl,
-        "model": {"vocab_size": len(vocab), **model_kwargs},
+        "model": {
+            **{
+                name: parameter.default
+                for name, parameter in inspect.signature(TextClassifier).parameters.items()
+                if parameter.default is not inspect.Parameter.empty
+            },
+            **model_kwargs,
+            "vocab_size": len(vocab),
+            "num_classes": len(STDLIB_PACKAGES),
+        },
+        "training": {
+            "optimizer": "AdamW",
+            "lr": 1e-3,
+            "weight_decay": 0.01,
+            "batch_size": 32,
+            "warmup": "linear, first 10% of steps",
+            "decay": "cosine to 0",
+        },
         "parameters": sum(p.numel() for p in model.parameters()),
         "packages": list(STDLIB_PACKAGES),
         "train_size": len(train_set),
