@@ -1,6 +1,7 @@
 """The text classifier's pieces: tokenizer, data sets, positional encodings, packed sequences,
 the model with byhand and torch blocks, and a tiny training run."""
 
+import json
 import math
 
 import pytest
@@ -189,3 +190,48 @@ def test_training_loop_learns_a_tiny_task():
     assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
     loss, accuracy, confusion = evaluate(model, data)
     assert accuracy == 1.0 and confusion.tolist() == [[24, 0], [0, 24]]
+
+
+# --- the recipes through byhand train ------------------------------------------------------------
+def _train(capsys, *args):
+    from byhand.cli import main
+
+    code = main(["train", *args, "--device", "cpu", "--threads", "1"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_transformer_text_recipe_end_to_end(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = _train(
+        capsys, "transformer-text", "--synthetic", "48", "--epochs", "2", "--warmup-epochs",
+        "0.5", "--batch-size", "16", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["lr"] == 0.0
+    config = json.loads((out / "config.json").read_text())
+    assert config["recipe"] == "transformer-text"
+    state = torch.load(out / "model-final.pt", weights_only=True)
+    state = state.get("model", state)
+    reference = TextClassifier(4096, 6, max_len=64, impl="torch").state_dict()
+    assert set(state) == set(reference)  # the byhand run loads into the torch.nn model
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "reads AG News from --data DIR holding train.csv and test.csv"),
+        (["--data", "{missing}"], "train.csv: expected an AG News CSV file"),
+        (["--data", "{corrupt}"], "train.csv:1: expected class,title,description"),
+    ],
+)
+def test_ag_news_recipe_bad_data_is_one_line_and_exit_2(capsys, tmp_path, args, message):
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "train.csv").write_text("not,a valid,row,at all\n")
+    args = [a.format(missing=tmp_path / "missing", corrupt=tmp_path / "corrupt") for a in args]
+    code, _, err = _train(
+        capsys, "transformer-text-agnews", "--out", str(tmp_path / "r"), *args
+    )
+    assert code == 2
+    assert err.count("\n") == 1 and message in err, err

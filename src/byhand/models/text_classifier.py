@@ -20,13 +20,16 @@ from pathlib import Path
 import torch
 
 import byhand
+from byhand.data import DataFormatError
 from byhand.data.text import (
     STDLIB_PACKAGES,
     TextDataset,
     Vocabulary,
+    load_ag_news_csv,
     padding_mask,
     stdlib_docstrings,
 )
+from byhand.models.namespace import namespace
 
 __all__ = ["TextClassifier", "text_datasets", "train_text_classifier", "evaluate"]
 
@@ -64,7 +67,7 @@ class TextClassifier(torch.nn.Module):
                 f"TextClassifier expects impl 'byhand'|'torch' and pooling 'mean'|'cls', "
                 f"got impl={impl!r}, pooling={pooling!r}"
             )
-        nn = byhand.nn if impl == "byhand" else torch.nn
+        nn = namespace(impl)
         self.pad_idx, self.pooling = pad_idx, pooling
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=pad_idx)
         encoding = {
@@ -101,6 +104,7 @@ class TextClassifier(torch.nn.Module):
             )
         if lengths is None:
             padding = input == self.pad_idx
+            padding[:, 0] = False  # an empty text still has one position to attend to
         else:
             padding = padding_mask(lengths.to(input.device), input.shape[1])
         x = self.embedding(input)
@@ -138,11 +142,13 @@ class TextClassifier(torch.nn.Module):
 
 
 # --- data, training, evaluation -----------------------------------------------------------
-def text_datasets(packages=STDLIB_PACKAGES, max_len=64, min_freq=2, per_package=250):
+def text_datasets(
+    packages=STDLIB_PACKAGES, max_len=64, min_freq=2, per_package=250, max_size=None
+):
     """``(train, val, vocab)``: ``TextDataset``s of the stdlib docstrings, vocabulary from the
     training texts only (a validation word never seen in training is ``<unk>``)."""
     train, val = stdlib_docstrings(packages, per_package=per_package)
-    vocab = Vocabulary([text for text, _, _ in train], min_freq=min_freq)
+    vocab = Vocabulary([text for text, _, _ in train], min_freq=min_freq, max_size=max_size)
 
     def dataset(items):
         texts, labels, places = zip(*items)
@@ -232,6 +238,103 @@ def train_text_classifier(
         if step >= steps:
             break
     return history
+
+
+# --- recipes for byhand train ----------------------------------------------------------------
+RECIPE_VOCAB, RECIPE_LEN = 4096, 64  # fixed, so that build(impl) does not need the data
+
+
+def _padded(dataset):
+    """A ``TensorDataset`` of ids padded to ``RECIPE_LEN`` columns and labels."""
+    ids, labels = dataset.tensors()
+    ids = torch.nn.functional.pad(ids, (0, RECIPE_LEN - ids.shape[1]))
+    return torch.utils.data.TensorDataset(ids, labels)
+
+
+def trim_and_classify(model, batch, loss_fn):
+    """``batch_fn``: cut the padding columns no text of the batch uses, then classify."""
+    ids, labels = batch
+    used = int((ids != 0).any(dim=0).nonzero().max()) + 1 if bool((ids != 0).any()) else 1
+    scores = model(ids[:, :used])
+    return loss_fn(scores, labels), (scores.argmax(dim=1) == labels).sum(), len(labels)
+
+
+def _stdlib_recipe_datasets(config):
+    """The stdlib docstrings, or ``--synthetic N`` random texts (N train, N/4 validation)."""
+    if config.synthetic is not None:
+        g = torch.Generator().manual_seed(config.seed)
+
+        def random_texts(n):
+            ids = torch.randint(2, RECIPE_VOCAB, (n, RECIPE_LEN), generator=g)
+            lengths = torch.randint(4, RECIPE_LEN // 2, (n, 1), generator=g)
+            ids = ids.masked_fill(torch.arange(RECIPE_LEN) >= lengths, 0)
+            labels = torch.randint(0, len(STDLIB_PACKAGES), (n,), generator=g)
+            return torch.utils.data.TensorDataset(ids, labels)
+
+        return random_texts(config.synthetic), random_texts(max(1, config.synthetic // 4))
+    train, val, _ = text_datasets(max_len=RECIPE_LEN, max_size=RECIPE_VOCAB)
+    return _padded(train), _padded(val)
+
+
+def _ag_news_datasets(config):
+    """AG News from ``--data DIR``: ``DIR/train.csv`` and ``DIR/test.csv`` (not downloaded)."""
+    if config.data is None:
+        raise DataFormatError(
+            f"recipe {config.recipe} reads AG News from --data DIR holding train.csv and "
+            "test.csv (class,title,description); nothing is downloaded"
+        )
+    folder = Path(config.data)
+    train_texts, train_labels = load_ag_news_csv(folder / "train.csv")
+    test_texts, test_labels = load_ag_news_csv(folder / "test.csv")
+    vocab = Vocabulary(train_texts, min_freq=2, max_size=RECIPE_VOCAB)
+    return (
+        _padded(TextDataset(train_texts, train_labels, vocab, RECIPE_LEN)),
+        _padded(TextDataset(test_texts, test_labels, vocab, RECIPE_LEN)),
+    )
+
+
+def _adamw(impl, params, config):
+    adamw = byhand.optim.AdamW if impl == "byhand" else torch.optim.AdamW
+    return adamw(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def recipes():
+    """The ``byhand train`` recipes ``transformer-text`` and ``transformer-text-agnews``."""
+    from byhand.train.recipes import Recipe
+
+    def builder(num_classes):
+        def build(impl="byhand"):
+            return TextClassifier(RECIPE_VOCAB, num_classes, max_len=RECIPE_LEN, impl=impl)
+
+        return build
+
+    shared = dict(
+        epochs=15,
+        batch_size=32,
+        lr=1e-3,
+        weight_decay=0.01,
+        warmup_epochs=1.5,
+        optimizer=_adamw,
+        batch_fn=trim_and_classify,
+    )
+    return (
+        Recipe(
+            "transformer-text",
+            "Transformer classifier (2 layers, d 64) on stdlib docstrings, 6 packages; "
+            "AdamW, warm-up + cosine",
+            builder(len(STDLIB_PACKAGES)),
+            _stdlib_recipe_datasets,
+            synthetic=True,
+            **shared,
+        ),
+        Recipe(
+            "transformer-text-agnews",
+            "the same classifier on AG News CSV files (--data DIR with train.csv, test.csv)",
+            builder(4),
+            _ag_news_datasets,
+            **shared,
+        ),
+    )
 
 
 # --- the committed result file ----------------------------------------------------------------

@@ -216,3 +216,9 @@ register(
         cuda_channels_last=True,
     )
 )
+
+# Case studies that define their recipes in their own module.
+from byhand.models import text_classifier  # noqa: E402
+
+for _recipe in text_classifier.recipes():
+    register(_recipe)
