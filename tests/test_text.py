@@ -235,3 +235,21 @@ def test_ag_news_recipe_bad_data_is_one_line_and_exit_2(capsys, tmp_path, args, 
     )
     assert code == 2
     assert err.count("\n") == 1 and message in err, err
+
+
+# --- the LSTM layer's hand-written backward -------------------------------------------------------
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_sequence_backward_passes_gradcheck(reverse):
+    from byhand.nn.functional.recurrent import LSTMSequence
+
+    g = torch.Generator().manual_seed(0)
+    gates = torch.randn(4, 2, 12, dtype=D, generator=g, requires_grad=True)
+    h0, c0 = (torch.randn(2, 3, dtype=D, generator=g, requires_grad=True) for _ in range(2))
+    w_hh = torch.randn(12, 3, dtype=D, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda *a: LSTMSequence.apply(*a, reverse), (gates, h0, c0, w_hh)
+    )
+    # only h_n used (the outputs get no gradient): the other paths of the backward
+    assert torch.autograd.gradcheck(
+        lambda *a: LSTMSequence.apply(*a, reverse)[1], (gates, h0, c0, w_hh)
+    )

@@ -22,6 +22,7 @@ __all__ = [
     "gru_cell",
     "recurrent_layer",
     "recurrent",
+    "LSTMSequence",
 ]
 
 
@@ -98,6 +99,79 @@ def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
 # --8<-- [end:cells]
 
 
+# --8<-- [start:lstm_sequence]
+class LSTMSequence(torch.autograd.Function):
+    """A whole LSTM layer in one direction, with backpropagation through time by hand.
+
+    ``gates_x (T, N, 4H)`` holds ``x W_ihᵀ + b_ih + b_hh``; returns ``(h_1..h_T, h_T, c_T)``.
+    The forward pass keeps the activated gates ``i, f, g, o`` and the cell states. Going back,
+    with ``h̄``, ``c̄`` the gradients reaching step ``t``:
+    ``c̄ += h̄ ⊙ o ⊙ (1 − tanh² c)``, ``ḡates = (c̄ ⊙ g, c̄ ⊙ c_prev, c̄ ⊙ i, h̄ ⊙ tanh c)``
+    times each activation's derivative, ``c̄ ← c̄ ⊙ f``, ``h̄ ← ḡates W_hh``. Every factor that
+    does not depend on ``h̄``, ``c̄`` is computed for all steps at once before the loop, and
+    ``W̄_hh = Σ_t ḡates_tᵀ h_{t−1}`` is one matmul after it: a handful of calls per step,
+    where autograd would record some twenty nodes and a small weight matmul per step.
+    """
+
+    @staticmethod
+    def forward(ctx, gates_x, h0, c0, w_hh, reverse):
+        steps, hidden = gates_x.shape[0], c0.shape[-1]
+        acts = torch.empty_like(gates_x)  # σ(i), σ(f), tanh(g), σ(o) of every step
+        hs = gates_x.new_empty(steps, *h0.shape)
+        cs = gates_x.new_empty(steps, *c0.shape)
+        inputs, act, h_out, c_out = (x.unbind(0) for x in (gates_x, acts, hs, cs))
+        h, c, w_t = h0, c0, w_hh.t()
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            gates = torch.addmm(inputs[t], h, w_t)
+            torch.sigmoid(gates, out=act[t])
+            torch.tanh(
+                gates[:, 2 * hidden : 3 * hidden], out=act[t][:, 2 * hidden : 3 * hidden]
+            )
+            i, f, g, o = act[t].chunk(4, dim=-1)
+            c = torch.addcmul(f * c, i, g, out=c_out[t])
+            h = torch.mul(o, torch.tanh(c), out=h_out[t])
+        ctx.save_for_backward(acts, hs, cs, h0, c0, w_hh)
+        ctx.reverse = reverse
+        return hs, h.clone(), c.clone()  # not views of the saved states
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_hs, grad_h, grad_c):
+        acts, hs, cs, h0, c0, w_hh = ctx.saved_tensors
+        steps, hidden = acts.shape[0], c0.shape[-1]
+
+        def started_from(states, initial):  # the state each step started from
+            if ctx.reverse:
+                return torch.cat([states[1:], initial[None]])
+            return torch.cat([initial[None], states[:-1]])
+
+        c_prev = started_from(cs, c0)
+        i, f, g, o = acts.chunk(4, dim=-1)
+        tanh_c = torch.tanh(cs)
+        slope = acts * (1 - acts)  # σ' = σ(1 − σ) for i, f, o; tanh' = 1 − tanh² for g
+        slope[..., 2 * hidden : 3 * hidden] = 1 - g * g
+        through_c = torch.cat([g, c_prev, i, tanh_c], dim=-1).mul_(slope)
+        through_h = o * (1 - tanh_c * tanh_c)  # ∂h/∂c
+        grad_gates = torch.empty_like(acts)
+        dh = torch.zeros_like(h0) if grad_h is None else grad_h.clone()
+        dc = torch.zeros_like(c0) if grad_c is None else grad_c.clone()
+        rows = [x.unbind(0) for x in (grad_gates, through_c, through_h, f)]
+        out_rows = grad_hs.unbind(0) if grad_hs is not None else None
+        for t in range(steps) if ctx.reverse else range(steps - 1, -1, -1):
+            if out_rows is not None:
+                dh = dh + out_rows[t]
+            dc.addcmul_(dh, rows[2][t])
+            torch.mul(torch.cat([dc, dc, dc, dh], dim=-1), rows[1][t], out=rows[0][t])
+            dc.mul_(rows[3][t])
+            dh = rows[0][t] @ w_hh
+        h_prev = started_from(hs, h0)
+        grad_w = grad_gates.flatten(0, 1).t() @ h_prev.flatten(0, 1)
+        return grad_gates, dh, dc, grad_w, None
+
+
+# --8<-- [end:lstm_sequence]
+
+
 # --8<-- [start:recurrent]
 def _step(mode, gates_x, state, w_hh, b_hh, w_hr):
     """One step of ``mode`` on the state tuple ``(h,)`` or ``(h, c)``; the new tuple."""
@@ -123,8 +197,11 @@ def recurrent_layer(input, state, weights, mode, reverse=False, batch_sizes=None
     gates = linear(input, w_ih, b_ih)
     if b_hh is not None and mode != "GRU":  # add b_hh once, not once per step (a GRU's
         gates, b_hh = gates + b_hh, None  # reset gate multiplies its share: it stays)
-    steps = gates.unbind(0) if batch_sizes is None else gates.split(batch_sizes.tolist())
     lstm = mode == "LSTM"
+    if lstm and w_hr is None and batch_sizes is None and len(gates) > 0:
+        output, h, c = LSTMSequence.apply(gates, *state, w_hh, reverse)
+        return output, (h, c)
+    steps = gates.unbind(0) if batch_sizes is None else gates.split(batch_sizes.tolist())
     initial = tuple(state) if lstm else (state,)
     outputs = [None] * len(steps)
     if reverse:  # the batch grows: rows join from their initial state
