@@ -7,22 +7,10 @@ trained here, at build time, by the same code; the positional encoding is comput
 
 import matplotlib.pyplot as plt
 import torch
+from fig_sequence import one_thread
 
 import byhand
 from byhand.models import text_classifier as tc
-
-
-def one_thread(draw):
-    def wrapped():
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return draw()
-        finally:
-            torch.set_num_threads(threads)
-
-    wrapped.__doc__ = draw.__doc__
-    return wrapped
 
 
 def positions():
