@@ -58,7 +58,8 @@ def confusion():
         [(i, j) for i in range(len(names)) for j in range(len(names))],
         matrix.flatten().tolist(),
     ):
-        color = "C1" if i != j and count else "C0"
+        # light text on the dark cells (near-white: pure white is redrawn grey)
+        color = "#f2f2f2" if count > matrix.max() / 2 else ("C1" if count else "C0")
         ax.text(j, i, str(count), ha="center", va="center", color=color, fontsize=9)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set_yticks(range(len(names)), names)
