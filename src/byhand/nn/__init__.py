@@ -33,5 +33,6 @@ from byhand.nn.loss import *
 from byhand.nn.mlp import *
 from byhand.nn.normalization import *
 from byhand.nn.pooling import *
+from byhand.nn.positional import *
 from byhand.nn.recurrent import *
 from byhand.nn.transformer import *

@@ -123,13 +123,22 @@ class RNNBase(torch.nn.Module):
         ]
 
     def _prepare(self, input, hx):
-        """Check shapes; return the time-first batched input, initial state, batched flag."""
-        if isinstance(input, torch.nn.utils.rnn.PackedSequence):
-            raise NotImplementedError(
-                f"{type(self).__name__}: PackedSequence input is not supported"
-            )
+        """Check shapes; return the time-first batched input, initial state, batched flag.
+
+        A ``PackedSequence`` passes its data ``(sum of lengths, C)`` through; its batch is
+        ``batch_sizes[0]`` and ``hx`` is reordered into the packing's (length-sorted) order.
+        """
         name = type(self).__name__
-        if input.dim() not in (2, 3):
+        packed = isinstance(input, torch.nn.utils.rnn.PackedSequence)
+        sorted_indices = None
+        if packed:
+            input, batch_sizes, sorted_indices, _ = input
+            if input.dim() != 2:
+                raise ValueError(
+                    f"{name}: Expected packed data of shape (sum of lengths, "
+                    f"{self.input_size}), got {_shape(input)}"
+                )
+        elif input.dim() not in (2, 3):
             raise ValueError(
                 f"{name}: Expected input to be 2D or 3D, got {input.dim()}D tensor instead"
             )
@@ -144,14 +153,17 @@ class RNNBase(torch.nn.Module):
                 f"{name} input dtype ({input.dtype}) does not match weight dtype "
                 f"({self.weight_ih_l0.dtype})"
             )
-        batched = input.dim() == 3
-        if not batched:
-            input = input.unsqueeze(1)
-        elif self.batch_first:
-            input = input.transpose(0, 1)
-        if input.shape[0] == 0:
-            raise RuntimeError(f"{name} expects a sequence length larger than 0, got 0")
-        batch = input.shape[1]
+        batched = packed or input.dim() == 3
+        if packed:
+            batch = int(batch_sizes[0])
+        else:
+            if not batched:
+                input = input.unsqueeze(1)
+            elif self.batch_first:
+                input = input.transpose(0, 1)
+            if input.shape[0] == 0:
+                raise RuntimeError(f"{name} expects a sequence length larger than 0, got 0")
+            batch = input.shape[1]
         rows = self.num_layers * (2 if self.bidirectional else 1)
         sizes = {"h": self.proj_size or self.hidden_size, "c": self.hidden_size}
         keys = ("h", "c") if self.mode == "LSTM" else ("h",)
@@ -171,9 +183,12 @@ class RNNBase(torch.nn.Module):
                     )
             if not batched:
                 states = [s.unsqueeze(1) for s in states]
+            if sorted_indices is not None:  # batch order → the packing's sorted order
+                states = [s.index_select(1, sorted_indices) for s in states]
         return input, (tuple(states) if self.mode == "LSTM" else states[0]), batched
 
     def forward(self, input, hx=None):
+        packed = isinstance(input, torch.nn.utils.rnn.PackedSequence)
         x, state, batched = self._prepare(input, hx)
         output, state = F.recurrent(
             x,
@@ -184,8 +199,20 @@ class RNNBase(torch.nn.Module):
             self.dropout,
             self.training,
             self.bidirectional,
+            input.batch_sizes if packed else None,
         )
-        if not batched:
+        if packed:  # states back to the caller's batch order; the output stays packed
+            if input.unsorted_indices is not None:
+                order = input.unsorted_indices
+                state = (
+                    tuple(s.index_select(1, order) for s in state)
+                    if self.mode == "LSTM"
+                    else state.index_select(1, order)
+                )
+            output = torch.nn.utils.rnn.PackedSequence(
+                output, input.batch_sizes, input.sorted_indices, input.unsorted_indices
+            )
+        elif not batched:
             output = output.squeeze(1)
             state = (
                 tuple(s.squeeze(1) for s in state) if self.mode == "LSTM" else state.squeeze(1)

@@ -1,19 +1,27 @@
-"""Transformer layers: ``TransformerEncoderLayer``, ``TransformerEncoder`` and
-``TransformerDecoderLayer``, drop-ins for ``torch.nn``'s (same sub-module names, so the
-state_dicts load both ways, and the same draws from the same seed)."""
+"""Transformer layers and stacks: ``TransformerEncoderLayer``, ``TransformerEncoder``,
+``TransformerDecoderLayer``, ``TransformerDecoder`` and the encoder-decoder ``Transformer``,
+drop-ins for ``torch.nn``'s (same sub-module names, so the state_dicts load both ways, and the
+same draws from the same seed)."""
 
 import copy
 
 import torch
 
 from byhand.nn import functional as F
+from byhand.nn import init
 from byhand.nn.attention import MultiheadAttention
 from byhand.nn.dropout import Dropout
 from byhand.nn.functional.activation import gelu
 from byhand.nn.linear import Linear
 from byhand.nn.normalization import LayerNorm
 
-__all__ = ["TransformerEncoderLayer", "TransformerEncoder", "TransformerDecoderLayer"]
+__all__ = [
+    "TransformerEncoderLayer",
+    "TransformerEncoder",
+    "TransformerDecoderLayer",
+    "TransformerDecoder",
+    "Transformer",
+]
 
 ACTIVATIONS = {"relu": F.relu, "gelu": gelu}
 
@@ -115,6 +123,21 @@ def generate_square_subsequent_mask(size, device=None, dtype=None):
     return torch.triu(full, diagonal=1)
 
 
+def _sequence_length(x, batch_first):
+    """The length ``L`` of ``(L, E)``, ``(L, N, E)`` or, with ``batch_first``, ``(N, L, E)``."""
+    return x.shape[0] if x.dim() == 2 else x.shape[1 if batch_first else 0]
+
+
+def _detect_is_causal_mask(mask, is_causal, size):
+    """``is_causal`` when given; else whether ``mask`` is exactly the causal mask of ``size``
+    (as PyTorch decides, comparing in the mask's own dtype: ``True``/``-inf`` above the
+    diagonal)."""
+    if is_causal is not None or mask is None:
+        return is_causal is True
+    causal = generate_square_subsequent_mask(size, mask.device, mask.dtype)
+    return mask.shape == causal.shape and bool((mask == causal).all())
+
+
 class TransformerEncoder(torch.nn.Module):
     """``num_layers`` deep copies of ``encoder_layer`` applied in turn, then ``norm`` if given.
 
@@ -169,13 +192,7 @@ class TransformerEncoder(torch.nn.Module):
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         batch_first = self.layers[0].self_attn.batch_first
-        if is_causal is None and mask is not None:  # detect a causal mask, as PyTorch does
-            length = src.shape[0] if src.dim() == 2 else src.shape[1 if batch_first else 0]
-            causal = generate_square_subsequent_mask(length, mask.device, torch.float64)
-            additive = mask.to(torch.float64)
-            if mask.dtype == torch.bool:
-                additive = torch.zeros_like(additive).masked_fill(mask, float("-inf"))
-            is_causal = additive.shape == causal.shape and bool((additive == causal).all())
+        is_causal = _detect_is_causal_mask(mask, is_causal, _sequence_length(src, batch_first))
         zero_padding = self._zeroes_padding(src, mask, src_key_padding_mask)
         output = src
         for layer in self.layers:
@@ -183,7 +200,7 @@ class TransformerEncoder(torch.nn.Module):
                 output,
                 src_mask=mask,
                 src_key_padding_mask=src_key_padding_mask,
-                is_causal=bool(is_causal),
+                is_causal=is_causal,
             )
         if zero_padding:
             padded = (
@@ -303,3 +320,153 @@ class TransformerDecoderLayer(torch.nn.Module):
 
 
 # --8<-- [end:decoder_layer]
+
+
+# --8<-- [start:decoder]
+class TransformerDecoder(torch.nn.Module):
+    """``num_layers`` deep copies of ``decoder_layer`` (each reads ``memory``), then norm."""
+
+    def __init__(self, decoder_layer, num_layers, norm=None):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(
+            copy.deepcopy(decoder_layer) for _ in range(num_layers)
+        )
+        self.num_layers, self.norm = num_layers, norm
+
+    def forward(
+        self,
+        tgt,
+        memory,
+        tgt_mask=None,
+        memory_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        tgt_is_causal=None,
+        memory_is_causal=False,
+    ):
+        length = _sequence_length(tgt, self.layers[0].self_attn.batch_first)
+        tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal, length)
+        output = tgt
+        for layer in self.layers:
+            output = layer(
+                output,
+                memory,
+                tgt_mask=tgt_mask,
+                memory_mask=memory_mask,
+                tgt_key_padding_mask=tgt_key_padding_mask,
+                memory_key_padding_mask=memory_key_padding_mask,
+                tgt_is_causal=tgt_is_causal,
+                memory_is_causal=memory_is_causal,
+            )
+        if self.norm is not None:
+            output = self.norm(output)
+        return output
+
+
+# --8<-- [end:decoder]
+
+
+# --8<-- [start:transformer]
+class Transformer(torch.nn.Module):
+    """The encoder-decoder of "Attention is all you need": ``encoder(src)`` is the memory that
+    every decoder layer attends to while it reads ``tgt``; both stacks end in a ``LayerNorm``.
+
+    ``src (S, N, E)``, ``tgt (T, N, E)`` (``(N, S, E)``, ``(N, T, E)`` with ``batch_first``, or
+    unbatched ``(S, E)``, ``(T, E)``) → ``(T, N, E)``. Every matrix is re-drawn Xavier-uniform.
+    """
+
+    def __init__(
+        self,
+        d_model=512,
+        nhead=8,
+        num_encoder_layers=6,
+        num_decoder_layers=6,
+        dim_feedforward=2048,
+        dropout=0.1,
+        activation=F.relu,
+        custom_encoder=None,
+        custom_decoder=None,
+        layer_norm_eps=1e-5,
+        batch_first=False,
+        norm_first=False,
+        bias=True,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps)
+        layer_kwargs = dict(
+            batch_first=batch_first, norm_first=norm_first, bias=bias, **factory
+        )
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(
+                TransformerEncoderLayer(*layer_args, **layer_kwargs),
+                num_encoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory),
+            )
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(
+                TransformerDecoderLayer(*layer_args, **layer_kwargs),
+                num_decoder_layers,
+                LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **factory),
+            )
+        for parameter in self.parameters():  # in registration order, as PyTorch draws them
+            if parameter.dim() > 1:
+                init.xavier_uniform_(parameter)
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def forward(
+        self,
+        src,
+        tgt,
+        src_mask=None,
+        tgt_mask=None,
+        memory_mask=None,
+        src_key_padding_mask=None,
+        tgt_key_padding_mask=None,
+        memory_key_padding_mask=None,
+        src_is_causal=None,
+        tgt_is_causal=None,
+        memory_is_causal=False,
+    ):
+        batch = 0 if self.batch_first else 1
+        if src.dim() == 3 and src.shape[batch] != tgt.shape[batch]:
+            raise RuntimeError(
+                "the batch number of src and tgt must be equal: Transformer expects "
+                f"src and tgt with the same batch size, got src {tuple(src.shape)} and "
+                f"tgt {tuple(tgt.shape)} (batch_first={self.batch_first})"
+            )
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise RuntimeError(
+                "the feature number of src and tgt must be equal to d_model: expected "
+                f"{self.d_model}, got src {tuple(src.shape)} and tgt {tuple(tgt.shape)}"
+            )
+        memory = self.encoder(
+            src,
+            mask=src_mask,
+            src_key_padding_mask=src_key_padding_mask,
+            is_causal=src_is_causal,
+        )
+        return self.decoder(
+            tgt,
+            memory,
+            tgt_mask=tgt_mask,
+            memory_mask=memory_mask,
+            tgt_key_padding_mask=tgt_key_padding_mask,
+            memory_key_padding_mask=memory_key_padding_mask,
+            tgt_is_causal=tgt_is_causal,
+            memory_is_causal=memory_is_causal,
+        )
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz, device=None, dtype=None):
+        """``(sz, sz)``: ``0`` on and below the diagonal, ``-inf`` above (PyTorch's name)."""
+        return generate_square_subsequent_mask(sz, device, dtype)
+
+
+# --8<-- [end:transformer]

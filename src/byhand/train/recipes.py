@@ -42,7 +42,7 @@ import torch
 
 import byhand
 from byhand.data import DataFormatError, cifar10, load_digits_tensors, split_digits
-from byhand.models import captioning
+from byhand.models import captioning, text_classifier
 from byhand.models.namespace import namespace
 from byhand.models.resnet import resnet18
 from byhand.train.schedule import cosine_schedule
@@ -216,4 +216,7 @@ register(
         cuda_channels_last=True,
     )
 )
-register(captioning.recipe())  # the case study keeps its recipe beside its model
+# Case studies keep their recipes beside their models.
+register(captioning.recipe())
+for _recipe in text_classifier.recipes():
+    register(_recipe)

@@ -23,4 +23,5 @@ from byhand.nn.functional.loss import *
 from byhand.nn.functional.mlp import *
 from byhand.nn.functional.normalization import *
 from byhand.nn.functional.pooling import *
+from byhand.nn.functional.positional import *
 from byhand.nn.functional.recurrent import *

@@ -16,10 +16,11 @@ import torch
 import byhand
 from byhand.verify.pairs import Args, Case, ModulePair, twin
 
-RECURRENT, ATTENTION, TRANSFORMER = (
+RECURRENT, ATTENTION, TRANSFORMER, TEXT_CLASSIFIER = (
     "modules/recurrent.md",
     "modules/attention.md",
     "modules/transformer.md",
+    "case-studies/text-classifier.md",
 )
 
 
@@ -37,6 +38,28 @@ class WithState(torch.nn.Module):
 
     def forward(self, input, h0=None, c0=None):
         return self.module(input, None if h0 is None else (h0, c0))
+
+
+class Packing(torch.nn.Module):
+    """``forward(input, *states, lengths=None, enforce_sorted=True)`` for RNN, LSTM, GRU.
+
+    The states are leaves of their own (``h0``, or ``h0, c0``). With ``lengths`` the padded
+    ``input`` is first packed by PyTorch's ``pack_padded_sequence`` (sorted, or not with
+    ``enforce_sorted=False``), and the packed output's data is returned with the final states.
+    """
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, input, *states, lengths=None, enforce_sorted=True):
+        hx = None if not states else (states if len(states) == 2 else states[0])
+        if lengths is not None:
+            input = torch.nn.utils.rnn.pack_padded_sequence(
+                input, lengths, self.module.batch_first, enforce_sorted
+            )
+        output, state = self.module(input, hx)
+        return (output.data if lengths is not None else output), state
 
 
 class Outputs(torch.nn.Module):
@@ -62,8 +85,11 @@ class SDPA(torch.nn.Module):
 
 
 # --- recurrent --------------------------------------------------------------------------------
-def sequence(length, batch, size, *, batch_first=False, states=(), layers_dirs=1, hidden=5):
-    """``input`` (time-first, batch-first, or unbatched if ``batch=None``), initial states."""
+def sequence(
+    length, batch, size, *, batch_first=False, states=(), layers_dirs=1, lengths=None, **packing
+):
+    """``input`` (time-first, batch-first, or unbatched if ``batch=None``), initial states;
+    with ``lengths`` (one per sequence), ``Args`` that make ``Packing`` pack the input."""
 
     def make(g, dtype):
         if batch is None:
@@ -71,7 +97,8 @@ def sequence(length, batch, size, *, batch_first=False, states=(), layers_dirs=1
         else:
             x = _randn(g, dtype, *((batch, length) if batch_first else (length, batch)), size)
         lead = (layers_dirs,) if batch is None else (layers_dirs, batch)
-        return (x, *(_randn(g, dtype, *lead, width) for width in states))
+        made = (x, *(_randn(g, dtype, *lead, width) for width in states))
+        return made if lengths is None else Args(*made, lengths=lengths, **packing)
 
     return make
 
@@ -155,6 +182,37 @@ def _recurrent(name, lstm=False, rnn=False):
         ),
         Case("no bias, 2 layers", dict(base, num_layers=2, bias=False), sequence(4, 2, 4)),
     ]
+    # Packed batches (pack_padded_sequence): sorted, and unsorted (enforce_sorted=False, the
+    # states come back in the caller's order); the time-first padding holds junk, not zeros.
+    cases += [
+        Case("packed, sorted lengths 6 4 4 1", base, sequence(6, 4, 4, lengths=(6, 4, 4, 1))),
+        Case(
+            "packed unsorted, 2 layers, bidirectional, batch_first, state given",
+            dict(base, num_layers=2, bidirectional=True, batch_first=True),
+            sequence(
+                5,
+                3,
+                4,
+                batch_first=True,
+                states=states,
+                layers_dirs=4,
+                lengths=(2, 5, 3),
+                enforce_sorted=False,
+            ),
+        ),
+        Case(
+            "packed unsorted, 3 layers, state given",
+            dict(base, num_layers=3),
+            sequence(
+                4, 3, 4, states=states, layers_dirs=3, lengths=(1, 4, 2), enforce_sorted=False
+            ),
+        ),
+        Case(
+            "packed unsorted, 3 layers, bidirectional, batch_first",
+            dict(base, num_layers=3, bidirectional=True, batch_first=True),
+            sequence(4, 3, 4, batch_first=True, lengths=(3, 1, 4), enforce_sorted=False),
+        ),
+    ]
     if rnn:
         cases.append(
             Case(
@@ -171,12 +229,18 @@ def _recurrent(name, lstm=False, rnn=False):
                 sequence(5, 2, 4, states=(3, 5), layers_dirs=2),
             )
         )
-    wrap = {}
-    if lstm:
-        wrap = dict(
-            ours=lambda **kw: WithState(byhand.nn.LSTM(**kw)),
-            theirs=lambda **kw: WithState(torch.nn.LSTM(**kw)),
+        cases.append(
+            Case(
+                "packed unsorted, proj_size 3, bidirectional",
+                dict(base, proj_size=3, bidirectional=True),
+                sequence(5, 3, 4, lengths=(5, 2, 3), enforce_sorted=False),
+            )
         )
+    cls = name.removeprefix("nn.")
+    wrap = dict(
+        ours=lambda **kw: Packing(getattr(byhand.nn, cls)(**kw)),
+        theirs=lambda **kw: Packing(getattr(torch.nn, cls)(**kw)),
+    )
     bench = None
     if lstm:
         bench = Case(
@@ -621,6 +685,186 @@ def _decoder_layer():
     )
 
 
+def _decoder():
+    def build(nn, layer_kwargs, num_layers, final_norm):
+        layer = nn.TransformerDecoderLayer(**layer_kwargs)
+        norm = nn.LayerNorm(layer_kwargs["d_model"]) if final_norm else None
+        return nn.TransformerDecoder(layer, num_layers, norm=norm)
+
+    cases = (
+        Case(
+            "2 post-norm layers + final norm, causal target, padded memory",
+            dict(layer_kwargs=dict(LAYER, batch_first=True), num_layers=2, final_norm=True),
+            layer_inputs(
+                5, batch_first=True, memory=6, causal=True, padding=True, prefix="tgt"
+            ),
+        ),
+        Case(
+            "3 pre-norm layers, time first, gelu",
+            dict(
+                layer_kwargs=dict(LAYER, norm_first=True, activation="gelu"),
+                num_layers=3,
+                final_norm=False,
+            ),
+            layer_inputs(4, memory=7, causal=True, prefix="tgt"),
+        ),
+        Case(
+            "unbatched, 2 layers",
+            dict(layer_kwargs=LAYER, num_layers=2, final_norm=True),
+            layer_inputs(4, batch=None, memory=3, padding=True, prefix="tgt"),
+        ),
+    )
+    return ModulePair(
+        name="nn.TransformerDecoder",
+        reference="torch.nn.TransformerDecoder",
+        ours=lambda **kw: build(byhand.nn, **kw),
+        theirs=lambda **kw: build(torch.nn, **kw),
+        inputs=cases[0].inputs,
+        cases=cases,
+        page=TRANSFORMER,
+    )
+
+
+def seq2seq_inputs(source=6, target=5, batch=2, d=8, *, batch_first=False, masks=True):
+    """``Args(src, tgt, ...)``: a causal ``tgt_mask`` and padding on both sides if ``masks``."""
+
+    def shape(n):
+        if batch is None:
+            return (n, d)
+        return (batch, n, d) if batch_first else (n, batch, d)
+
+    def make(g, dtype):
+        src, tgt = _randn(g, dtype, *shape(source)), _randn(g, dtype, *shape(target))
+        if not masks:
+            return Args(src, tgt)
+        src_pad = torch.zeros(batch or 1, source, dtype=torch.bool)
+        src_pad[-1, -2:] = True
+        tgt_pad = torch.zeros(batch or 1, target, dtype=torch.bool)
+        tgt_pad[0, -1:] = True
+        if batch is None:
+            src_pad, tgt_pad = src_pad[0], tgt_pad[0]
+        return Args(
+            src,
+            tgt,
+            tgt_mask=byhand.nn.Transformer.generate_square_subsequent_mask(target, dtype=dtype),
+            src_key_padding_mask=src_pad,
+            tgt_key_padding_mask=tgt_pad,
+            memory_key_padding_mask=src_pad,
+        )
+
+    return make
+
+
+def _transformer():
+    small = dict(
+        d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=12
+    )
+    cases = (
+        Case(
+            "2+2 post-norm layers, batch_first, causal + padding masks",
+            dict(small, dropout=0.0, batch_first=True),
+            seq2seq_inputs(batch_first=True),
+        ),
+        Case(
+            "pre-norm, gelu, time first, no masks",
+            dict(small, dropout=0.0, norm_first=True, activation="gelu"),
+            seq2seq_inputs(masks=False),
+        ),
+        Case(
+            "1+1 layers, no bias, unbatched",
+            dict(small, num_encoder_layers=1, num_decoder_layers=1, dropout=0.0, bias=False),
+            seq2seq_inputs(batch=None),
+        ),
+    )
+    return twin("nn.Transformer", inputs=cases[0].inputs, cases=cases, page=TRANSFORMER)
+
+
+# --- positional encodings (no PyTorch twin) ------------------------------------------------
+class LoopSinusoidal(torch.nn.Module):
+    """Oracle: ``PE[p, j]`` entry by entry with ``math.sin``/``math.cos`` on Python floats."""
+
+    def __init__(
+        self, d_model, max_len=5000, dropout=0.0, scale_embedding=False, batch_first=False
+    ):
+        super().__init__()
+        self.d_model, self.scale, self.batch_first = d_model, scale_embedding, batch_first
+
+    def table(self, length):
+        rows = []
+        for p in range(length):
+            row = []
+            for j in range(self.d_model):
+                angle = p / 10000.0 ** ((j - j % 2) / self.d_model)
+                row.append(math.sin(angle) if j % 2 == 0 else math.cos(angle))
+            rows.append(row)
+        return rows
+
+    def forward(self, input):
+        time = 1 if self.batch_first and input.dim() == 3 else 0
+        pe = torch.tensor(self.table(input.shape[time]), dtype=input.dtype).to(input.device)
+        x = input * math.sqrt(self.d_model) if self.scale else input
+        steps = [x.select(time, p) + pe[p] for p in range(input.shape[time])]
+        return torch.stack(steps, dim=time)
+
+
+class LoopLearned(torch.nn.Module):
+    """Oracle: row ``p`` of the table added to position ``p``, one position at a time."""
+
+    def __init__(
+        self, d_model, max_len=512, dropout=0.0, scale_embedding=False, batch_first=False
+    ):
+        super().__init__()
+        self.d_model, self.scale, self.batch_first = d_model, scale_embedding, batch_first
+        self.weight = torch.nn.Parameter(torch.empty(max_len, d_model))
+        torch.nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, input):
+        time = 1 if self.batch_first and input.dim() == 3 else 0
+        x = input * math.sqrt(self.d_model) if self.scale else input
+        steps = [x.select(time, p) + self.weight[p] for p in range(input.shape[time])]
+        return torch.stack(steps, dim=time)
+
+
+def _positional():
+    def tokens(length, batch, d, batch_first=False):
+        def make(g, dtype):
+            if batch is None:
+                return (_randn(g, dtype, length, d),)
+            shape = (batch, length, d) if batch_first else (length, batch, d)
+            return (_randn(g, dtype, *shape),)
+
+        return make
+
+    cases = (
+        Case("time first, d 8", dict(d_model=8, max_len=16), tokens(7, 2, 8)),
+        Case(
+            "batch_first, √d scale, odd d 7",
+            dict(d_model=7, max_len=9, scale_embedding=True, batch_first=True),
+            tokens(9, 2, 7, batch_first=True),
+        ),
+        Case("unbatched, d 6", dict(d_model=6, max_len=40), tokens(40, None, 6)),
+    )
+    entries = []
+    for name, oracle, reference in (
+        ("SinusoidalPositionalEncoding", LoopSinusoidal, "math.sin/cos entry by entry"),
+        ("LearnedPositionalEncoding", LoopLearned, "a loop over positions"),
+    ):
+        entries.append(
+            ModulePair(
+                name=f"nn.{name}",
+                reference=reference,
+                ours=getattr(byhand.nn, name),
+                theirs=oracle,
+                inputs=cases[0].inputs,
+                cases=cases,
+                kind="oracle",
+                modes=("train",),  # dropout 0: train and eval cannot differ
+                page=TEXT_CLASSIFIER,
+            )
+        )
+    return tuple(entries)
+
+
 ENTRIES = (
     *_cells(),
     _recurrent("nn.RNN", rnn=True),
@@ -633,4 +877,7 @@ ENTRIES = (
     _encoder_layer(),
     _encoder(),
     _decoder_layer(),
+    _decoder(),
+    _transformer(),
+    *_positional(),
 )
