@@ -32,7 +32,10 @@ def public(package):
         names = [n for n in vars(module) if not n.startswith("_")]
     for name in names:
         obj = getattr(module, name)
-        if inspect.isclass(obj) or inspect.isfunction(obj):
+        # byhand.nn re-exports PyTorch's infrastructure (Module, Sequential, ...): not ours.
+        if (inspect.isclass(obj) or inspect.isfunction(obj)) and obj.__module__.startswith(
+            "byhand"
+        ):
             yield f"{package}.{name}", obj
 
 

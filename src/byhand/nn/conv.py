@@ -11,6 +11,7 @@ import torch
 
 from byhand.nn import functional as F
 from byhand.nn import init
+from byhand.nn.functional.layout import like_input
 
 __all__ = [
     "Conv1d",
@@ -118,7 +119,7 @@ class _ConvNd(torch.nn.Module):
             pads = [p for p in reversed(self.padding) for _ in range(2)]
         padded = F.pad(input, pads, mode=self.padding_mode)
         if self.padding_mode != "circular":  # PyTorch keeps channels_last except for circular
-            padded = F.like_input(padded, input)
+            padded = like_input(padded, input)
         return padded, (0,) * dims
 
     def _check_input(self, input, dims):

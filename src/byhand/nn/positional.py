@@ -62,6 +62,8 @@ class SinusoidalPositionalEncoding(torch.nn.Module):
 class LearnedPositionalEncoding(torch.nn.Module):
     """``dropout(input [· √d_model] + weight[:L])`` with a trained ``weight (max_len,
     d_model)``, drawn from ``N(0, init_std²)``; it cannot reach positions beyond ``max_len``.
+
+    Shapes: ``input`` ``(L, N, d_model)`` (``(N, L, d_model)`` with ``batch_first``); same out.
     """
 
     def __init__(

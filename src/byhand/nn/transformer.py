@@ -324,7 +324,11 @@ class TransformerDecoderLayer(torch.nn.Module):
 
 # --8<-- [start:decoder]
 class TransformerDecoder(torch.nn.Module):
-    """``num_layers`` deep copies of ``decoder_layer`` (each reads ``memory``), then norm."""
+    """``num_layers`` deep copies of ``decoder_layer`` (each reads ``memory``), then norm.
+
+    Shapes: ``tgt`` ``(T, N, E)`` and ``memory`` ``(S, N, E)`` (batch first with the layer's
+    ``batch_first``); returns ``(T, N, E)``.
+    """
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         super().__init__()

@@ -21,8 +21,6 @@ __all__ = [
     "elementwise",
     "minus_abs",
     "step",
-    "expect_floating",
-    "floating",
     "relu",
     "relu_formula",
     "relu_derivative",

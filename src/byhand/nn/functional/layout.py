@@ -3,7 +3,7 @@
 
 import torch
 
-__all__ = ["is_channels_last", "like_input"]
+__all__ = []  # helpers of the functional files, not part of the F namespace
 
 
 def is_channels_last(input):
