@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "docs").glob("*.md")) + sorted(
     p for p in (ROOT / "docs").glob("*/*.md") if p.parent.name != "templates"
 )
-INCLUDE = re.compile(r'^--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$')
+INCLUDE = re.compile(
+    r'^\s*--8<-- "(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"$'
+)  # indented: in a fold
 
 
 def _include_lines(page):
