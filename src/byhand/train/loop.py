@@ -54,7 +54,8 @@ def option(name, value=None):
     if CLI_NAMES.get():
         flag = "--" + name.replace("_", "-")
         return flag if value is None else f"{flag} {value}"
-    return f"{name}=" if value is None else f"{name}={value!r}"
+    shown = repr(str(value)) if isinstance(value, Path) else repr(value)
+    return f"{name}=" if value is None else f"{name}={shown}"
 
 
 class Interrupted(Exception):
@@ -200,7 +201,8 @@ def fit(
         torch.cuda.set_device(chosen)
     if sync_bn and not run.enabled:
         raise UsageError(
-            f"{option('sync_bn')} needs several processes: start the run with "
+            f"{'--sync-bn' if CLI_NAMES.get() else 'sync_bn=True'} needs several processes: "
+            "start the run with "
             "torchrun --nproc_per_node=K (one process has no other batch to sync with)"
         )
     previous_threads = torch.get_num_threads()
