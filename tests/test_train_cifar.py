@@ -7,6 +7,7 @@ fixture holds 10 training and 4 test images: two steps of 5.
 """
 
 import io
+import json
 import os
 import pickle
 import signal
@@ -19,7 +20,7 @@ import torch
 import byhand.train.loop as loop
 from byhand.cli import main
 from byhand.data import cifar10
-from byhand.train import checkpoint
+from byhand.train import Interrupted, checkpoint, fit
 
 FAST = ["--device", "cpu", "--threads", "1"]
 
@@ -143,33 +144,66 @@ def test_synthetic_data_has_cifar_shapes(tmp_path, capsys):
     assert code == 2 and "--synthetic makes random data" in capsys.readouterr().err
 
 
-def test_fast_recipe_trains_on_the_fixture_and_resumes_exactly(
-    fixture_dir, tmp_path, capsys, monkeypatch
-):
-    args = ["resnet18-cifar10-fast", "--data", str(fixture_dir), "--epochs", "1"]
-    args += ["--batch-size", "5", "--warmup-epochs", "0.5", *FAST]
-    reference = tmp_path / "uninterrupted"
-    assert main(["train", *args, "--out", str(reference)]) == 0
+def interrupt_at(step, monkeypatch):
+    """Ctrl-C in the middle of training step ``step`` (the step finishes, then the run stops)."""
     calls, real_step = [], loop.train_step
 
-    def interrupt_at_step_1(*step_args):
+    def interrupting(*step_args):
         calls.append(1)
-        if len(calls) == 1:
+        if len(calls) == step:
             os.kill(os.getpid(), signal.SIGINT)
         return real_step(*step_args)
 
-    monkeypatch.setattr(loop, "train_step", interrupt_at_step_1)
-    stopped = tmp_path / "stopped"
-    assert main(["train", *args, "--out", str(stopped)]) == 130
-    blob = checkpoint.load_checkpoint(stopped / "checkpoint-last.pt")
+    monkeypatch.setattr(loop, "train_step", interrupting)
+
+
+def test_fast_recipe_trains_on_the_fixture_and_resumes(
+    fixture_dir, tmp_path, capsys, monkeypatch
+):
+    args = ["resnet18-cifar10-fast", "--data", str(fixture_dir), "--epochs", "1"]
+    args += ["--batch-size", "5", "--warmup-epochs", "0.5", "--out", str(tmp_path), *FAST]
+    interrupt_at(1, monkeypatch)
+    assert main(["train", *args]) == 130
+    blob = checkpoint.load_checkpoint(tmp_path / "checkpoint-last.pt")
     assert (blob["epoch"], blob["step"]) == (0, 1) and "augment" in blob["ranks"][0]
     monkeypatch.undo()
     capsys.readouterr()
-    assert main(["train", *args, "--out", str(stopped), "--resume"]) == 0
+    assert main(["train", *args, "--resume"]) == 0
     out = capsys.readouterr().out
-    assert f"resumed from {stopped / 'checkpoint-last.pt'} at epoch 1, step 1 of 2" in out
-    final = (stopped / "model-final.pt").read_bytes()
-    assert final == (reference / "model-final.pt").read_bytes()
-    config = (stopped / "config.json").read_text()
-    assert '"precision": "fp32"' in config and '"channels_last": false' in config
-    assert '"Conv2d": "byhand.nn.conv"' in config and '"label_smoothing"' not in config
+    assert f"resumed from {tmp_path / 'checkpoint-last.pt'} at epoch 1, step 1 of 2" in out
+    history = [
+        json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert [h["epoch"] for h in history] == [1] and history[0]["lr"] == 0.0
+    assert len(checkpoint.load_checkpoint(tmp_path / "model-final.pt")) == 122  # 62 + 60 BN
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert (config["precision"], config["channels_last"]) == ("fp32", False)  # CUDA-only
+    assert config["blocks"]["Conv2d"] == "byhand.nn.conv"
+    assert config["blocks"]["CrossEntropyLoss"] == "byhand.nn.loss"
+
+
+def test_augmented_fit_resumes_to_the_same_bits(tmp_path, monkeypatch):
+    """The crops and flips still to come are drawn from the generator the checkpoint holds."""
+    train, test = cifar10.synthetic_cifar10(40, seed=1)
+
+    def run(out, **options):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+            torch.nn.Linear(4, 10),
+        )  # fmt: skip
+        return fit(
+            model, train, test, loss=torch.nn.CrossEntropyLoss(), batch_fn=train.batch_fn,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+            augment=cifar10.crop_flip, epochs=2, batch_size=10, device="cpu",
+            progress=False, out=out, **options,
+        )  # fmt: skip
+
+    run(tmp_path / "whole")
+    interrupt_at(6, monkeypatch)
+    with pytest.raises(Interrupted):
+        run(tmp_path / "stopped")
+    monkeypatch.undo()
+    run(tmp_path / "stopped", resume=True)
+    final = (tmp_path / "stopped" / "model-final.pt").read_bytes()
+    assert final == (tmp_path / "whole" / "model-final.pt").read_bytes()

@@ -46,6 +46,7 @@ __all__ = [
 # Which names an error message uses for fit's arguments: ``epochs=`` for a Python caller,
 # ``--epochs`` when ``byhand train`` is the caller (``run.train`` sets this).
 CLI_NAMES = contextvars.ContextVar("CLI_NAMES", default=False)
+PLOT_EVERY_S = 30.0  # metrics.png: redrawn at most this often, and after the last epoch
 
 
 def option(name, value=None):
@@ -53,7 +54,8 @@ def option(name, value=None):
     if CLI_NAMES.get():
         flag = "--" + name.replace("_", "-")
         return flag if value is None else f"{flag} {value}"
-    return f"{name}=" if value is None else f"{name}={value!r}"
+    shown = repr(str(value)) if isinstance(value, Path) else repr(value)
+    return f"{name}=" if value is None else f"{name}={shown}"
 
 
 class Interrupted(Exception):
@@ -199,7 +201,8 @@ def fit(
         torch.cuda.set_device(chosen)
     if sync_bn and not run.enabled:
         raise UsageError(
-            f"{option('sync_bn')} needs several processes: start the run with "
+            f"{'--sync-bn' if CLI_NAMES.get() else 'sync_bn=True'} needs several processes: "
+            "start the run with "
             "torchrun --nproc_per_node=K (one process has no other batch to sync with)"
         )
     previous_threads = torch.get_num_threads()
@@ -285,6 +288,7 @@ class _Job:
     settings: dict
     resume_from: Path | None
     progress: bool = True  # the bar (on a terminal) and a line per epoch; False: silent
+    plotted: float = -math.inf  # when metrics.png was last drawn
 
 
 @dataclasses.dataclass
@@ -575,7 +579,10 @@ def _end_epoch(job, progress_state, record):
         state.save(job, progress_state, "checkpoint-best.pt")
     if job.run.is_main and job.out is not None:
         metrics.write_jsonl(progress_state["history"], job.out / "metrics.jsonl")
-        metrics.plot_metrics(progress_state["history"], job.out / "metrics.png")
+        last = record["epoch"] == job.settings["epochs"]
+        if last or time.perf_counter() - job.plotted >= PLOT_EVERY_S:  # drawing costs ~0.3 s
+            metrics.plot_metrics(progress_state["history"], job.out / "metrics.png")
+            job.plotted = time.perf_counter()
     if job.run.is_main and job.progress:
         print(metrics.summary(record, job.settings["epochs"]), flush=True)
 
