@@ -248,7 +248,7 @@ def recipe():
 
     return Recipe(
         "lstm-captioning-shapes",
-        "CNN encoder + LSTM decoder captioning generated shape images, Adam + cosine",
+        "CNN encoder + LSTM decoder, captions of generated shapes; Adam + cosine",
         build,
         datasets,
         epochs=12,

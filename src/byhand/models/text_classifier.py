@@ -320,8 +320,7 @@ def recipes():
     return (
         Recipe(
             "transformer-text",
-            "Transformer classifier (2 layers, d 64) on stdlib docstrings, 6 packages; "
-            "AdamW, warm-up + cosine",
+            "Transformer (2 layers, d 64), stdlib docstrings; AdamW, warm-up, cosine",
             builder(len(STDLIB_PACKAGES)),
             _stdlib_recipe_datasets,
             synthetic=True,
@@ -329,7 +328,7 @@ def recipes():
         ),
         Recipe(
             "transformer-text-agnews",
-            "the same classifier on AG News CSV files (--data DIR with train.csv, test.csv)",
+            "the same classifier on AG News CSV (--data DIR: train.csv, test.csv)",
             builder(4),
             _ag_news_datasets,
             **shared,

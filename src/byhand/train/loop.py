@@ -426,12 +426,14 @@ def _loader(dataset, batch_size, sampler, workers, device, generator, collate_fn
 
 
 def model_sources(*objects):
-    """``{class name: module it came from}`` for every block inside ``objects``."""
+    """``{class name: module it came from}`` for every block inside ``objects`` (PyTorch's
+    containers, which hold blocks and compute nothing, are left out)."""
+    containers = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
     found = {}
     for thing in objects:
         parts = thing.modules() if isinstance(thing, torch.nn.Module) else [thing]
         for sub in parts:
-            if type(sub) is not torch.nn.Sequential:
+            if type(sub) not in containers:
                 found[type(sub).__name__] = type(sub).__module__
     return dict(sorted(found.items()))
 
