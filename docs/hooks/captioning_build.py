@@ -145,17 +145,14 @@ def main(out_dir):
 
     score_error, grad_error, n_keys = parity()
 
-    plt.rcParams.update(draw_figures.STYLE)
+    draw_figures.use_style()
     figures = {
         "captioning-examples.png": dataset_examples,
         "captioning-loss.png": lambda: loss_curves(runs),
         "captioning-samples.png": lambda: samples(main_run),
     }
     for name, draw in figures.items():
-        fig = draw()
-        draw_figures.neutralise(fig)
-        fig.savefig(out / name, dpi=110, metadata={"Software": None})
-        plt.close(fig)
+        draw_figures.save(draw(), out / name)
 
     machine, versions = results["machine"], results["versions"]
     history = main_run["history"]

@@ -168,21 +168,29 @@ def all_figures():
     return figures
 
 
+def use_style():
+    """The site's figure style, and small text raised before every ``tight_layout``."""
+    plt.rcParams.update(STYLE)
+    matplotlib.figure.Figure.tight_layout = _readable_tight_layout
+
+
+def save(fig, path):
+    """Write ``fig`` as the site shows it: black and white made grey, text readable at the
+    column's width, the smallest text's size in the PNG for tests/browser/check_site.py."""
+    neutralise(fig)
+    readable_text(fig)
+    fig.canvas.draw()  # lays the figure out: tick labels exist only once drawn
+    size = smallest_text_px(fig)
+    fig.savefig(path, dpi=DPI, metadata={"Software": None, TEXT_SIZE_KEY: f"{size:.2f}"})
+    plt.close(fig)
+
+
 def main(out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plt.rcParams.update(STYLE)
-    matplotlib.figure.Figure.tight_layout = _readable_tight_layout
+    use_style()
     for name, draw in all_figures().items():
-        fig = draw()
-        neutralise(fig)
-        readable_text(fig)
-        fig.canvas.draw()  # lays the figure out: tick labels exist only once drawn
-        size = smallest_text_px(fig)
-        fig.savefig(
-            out / name, dpi=DPI, metadata={"Software": None, TEXT_SIZE_KEY: f"{size:.2f}"}
-        )
-        plt.close(fig)
+        save(draw(), out / name)
         print(name)
 
 

@@ -52,7 +52,8 @@ const inCode = (el) => el.closest('pre, code') && !el.closest('.md-tooltip__inne
 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 for (let node = walker.nextNode(); node; node = walker.nextNode()) {
   const el = node.parentElement;
-  if (!el || el.closest('script, style, noscript') || inCode(el)) continue;
+  // rendered math keeps its TeX source in a MathML <annotation>: not raw text on the page
+  if (!el || el.closest('script, style, noscript, .katex') || inCode(el)) continue;
   if (RAW.test(node.textContent)) out.rawMath.push(node.textContent.trim().slice(0, 80));
 }
 for (const el of document.querySelectorAll('[title], [data-md-tooltip]')) {
