@@ -26,7 +26,15 @@ import tempfile
 from pathlib import Path
 
 log = logging.getLogger("mkdocs.hooks.teaching")
-TEACHING = ("modules/", "activations/", "losses/", "optim/", "classic/", "training/")
+TEACHING = (
+    "modules/",
+    "activations/",
+    "losses/",
+    "optim/",
+    "classic/",
+    "training/",
+    "case-studies/",
+)
 MD_LINK = re.compile(r"\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 SECTION = re.compile(r"^(#{2,3})\s+(.*?)\s*#*\s*$", re.M)
 CHECKED = re.compile(r"<!--\s*byhand:checked\b")
