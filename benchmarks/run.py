@@ -72,7 +72,11 @@ CHAPTERS = {
     "optim": "Optimizers",
     "classic": "Classic track",
 }
-ELEMENTWISE_PAGES = ("activations/index.md", "activations/rectifiers.md", "activations/smooth.md")
+ELEMENTWISE_PAGES = (
+    "activations/index.md",
+    "activations/rectifiers.md",
+    "activations/smooth.md",
+)
 # (entry name, case label or None for every case, ratio ours / PyTorch to stay under).
 # Targets of the speed issue, stated for CPU, 2 threads, float32, forward + backward (or step).
 TARGETS = (
@@ -400,7 +404,9 @@ def parse_args(argv=None):
         help="time only entries whose name contains it (repeatable)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="two short rounds per row: a smoke run, not a result"
+        "--quick",
+        action="store_true",
+        help="two short rounds per row: a smoke run, not a result",
     )
     parser.add_argument(
         "--threads",
