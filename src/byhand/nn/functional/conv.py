@@ -469,6 +469,10 @@ def _memory_format(input):
 def _nchw(out_nhwc, bias, memory_format):
     """``(N, H, W, C)`` -> ``(N, C, H, W)`` in ``memory_format``, plus the bias, in one pass."""
     n, height, width, channels = out_nhwc.shape
+    if torch.compiler.is_compiling():  # no out= into a strided tensor: the compiler fuses it
+        y = out_nhwc.permute(0, 3, 1, 2)
+        y = y if bias is None else y + bias.view(1, -1, 1, 1)
+        return y.contiguous(memory_format=memory_format)
     y = torch.empty(
         n,
         channels,
