@@ -8,6 +8,7 @@ Runs use ``--threads 1``: on a busy 2-core machine, torch's 2 threads per proces
 
 import gzip
 import json
+import math
 import os
 import signal
 import subprocess
@@ -21,8 +22,7 @@ import torch
 import byhand.train.loop as loop
 from byhand.cli import main
 from byhand.data import load_digits_tensors
-from byhand.train import amp, checkpoint, seed
-from byhand.train.schedule import warmup_cosine
+from byhand.train import RECIPES, amp, checkpoint, cosine_schedule, seed, state
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--device", "cpu", "--threads", "1"]
@@ -101,7 +101,7 @@ def test_impl_torch_gives_the_same_metrics(mlp_run, tmp_path, capsys):
 def test_list_names_every_recipe_on_one_line(capsys):
     code, out, _ = train(capsys, "--list")
     assert code == 0
-    assert [line.split()[0] for line in out.splitlines()] == ["digits-mlp", "digits-convnet"]
+    assert [line.split()[0] for line in out.splitlines()] == list(RECIPES)
 
 
 # --- bad input: one line on stderr, exit 2 ----------------------------------------------------
@@ -117,7 +117,7 @@ def bad_checkpoints(mlp_out, tmp):
     garbage = tmp / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint at all")
     unsafe = tmp / "unsafe.pt"
-    torch.save({"format": loop.CHECKPOINT_FORMAT, "payload": Arbitrary()}, unsafe)
+    torch.save({"format": state.CHECKPOINT_FORMAT, "payload": Arbitrary()}, unsafe)
     blob = torch.load(last, weights_only=True)
     blob["model"]["0.weight"] = torch.zeros(3, 64)
     other_shape = tmp / "other-shape.pt"
@@ -213,9 +213,13 @@ def test_nan_loss_stops_the_run_naming_its_step(tmp_path, capsys, monkeypatch):
     calls, real_step = [], loop.train_step
 
     def nan_at_step_7(*args):
-        loss, correct = real_step(*args)
+        loss, correct, count = real_step(*args)
         calls.append(1)
-        return (torch.full_like(loss, float("nan")) if len(calls) == 7 else loss), correct
+        return (
+            (torch.full_like(loss, float("nan")) if len(calls) == 7 else loss),
+            correct,
+            count,
+        )
 
     monkeypatch.setattr(loop, "train_step", nan_at_step_7)
     code, _, err = train(capsys, "digits-mlp", "--out", str(tmp_path), "--epochs", "1", *FAST)
@@ -351,17 +355,21 @@ def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
 
 
-def test_warmup_then_cosine():
+def test_cosine_schedule_warms_up_then_decays_to_zero():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    schedule = warmup_cosine(optimizer, total_steps=10, warmup_steps=2)
+    schedule = cosine_schedule(warmup_epochs=0.5, start_factor=0.25)(optimizer, 4, 3)
     lrs = []
-    for _ in range(10):
+    for _ in range(12):
         lrs.append(schedule.get_last_lr()[0])
         optimizer.step()
         schedule.step()
-    assert lrs[:3] == [0.5, 1.0, 1.0]
-    assert lrs[6] == pytest.approx(0.5 * (1 + torch.cos(torch.tensor(torch.pi * 4 / 8)).item()))
-    assert schedule.get_last_lr()[0] == 0.0
+    assert lrs[:3] == pytest.approx([0.25, 0.625, 1.0])  # 2 warm-up steps: 0.25 → 1
+    assert lrs[6] == pytest.approx(0.5 * (1 + math.cos(math.pi * 4 / 10)))
+    assert schedule.get_last_lr()[0] == pytest.approx(0.0, abs=1e-12)
+    plain = cosine_schedule()(
+        torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), 2, 2
+    )
+    assert type(plain).__name__ == "CosineAnnealingLR" and plain.T_max == 4
 
 
 # --- torchrun: two processes on the CPU (gloo) ------------------------------------------------
@@ -393,6 +401,7 @@ def torchrun_runs(tmp_path_factory):
     assert done.returncode == 0, done.stderr[-3000:]
     for name in ("mlp", "convnet"):
         args = runs[name if name == "mlp" else "convnet-sync-bn"].split(",")
+        args = [a for a in args if a != "--sync-bn"]  # one process: nothing to sync
         assert main(["train", *args, "--out", str(out / "one" / name)]) == 0
     return out
 

@@ -5,6 +5,7 @@ always as one line on stderr.
 """
 
 import argparse
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -16,7 +17,11 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (and exit code 2), not two."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # Under torchrun every process parses the same arguments: rank 0 alone says why.
+        quiet = os.environ.get("RANK", "0") != "0"
+        self.exit(
+            2, None if quiet else f"{self.prog}: error: {message} (see {self.prog} --help)\n"
+        )
 
 
 def build_parser():

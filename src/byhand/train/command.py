@@ -6,6 +6,7 @@ Exit codes: 0 done, 1 the loss became NaN or infinite, 2 bad input (one line on 
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from byhand.train.amp import PRECISIONS
@@ -28,6 +29,14 @@ def _positive(kind):
         return value
 
     return parse
+
+
+def _number(text):
+    """A float; its range is checked with the other settings (one line, exit 2)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _non_negative_int(text):
@@ -56,20 +65,28 @@ def add_arguments(parser):
         help="global batch size, split across torchrun processes (default: the recipe's)",
     )
     parser.add_argument("--lr", type=_positive(float), help="peak learning rate")
-    parser.add_argument("--momentum", type=float, help="SGD momentum (default: the recipe's)")
-    parser.add_argument("--weight-decay", type=float, help="SGD weight decay")
     parser.add_argument(
-        "--warmup-epochs", type=float, help="linear warm-up length before the cosine decay"
+        "--momentum", type=_number, help="SGD momentum, >= 0 (default: the recipe's)"
+    )
+    parser.add_argument("--weight-decay", type=_number, help="SGD weight decay, >= 0")
+    parser.add_argument(
+        "--warmup-epochs",
+        type=_number,
+        help="linear warm-up length before the cosine decay, 0 <= W < epochs",
     )
     parser.add_argument(
         "--clip-grad-norm", type=_positive(float), metavar="MAX", help="clip the gradient norm"
     )
     parser.add_argument("--device", default="auto", help=f"{DEVICE_CHOICES} (default: auto)")
     parser.add_argument(
-        "--precision", default="fp32", choices=list(PRECISIONS), help="autocast (default: fp32)"
+        "--precision",
+        choices=list(PRECISIONS),
+        help="autocast (default: the recipe's on CUDA, fp32 elsewhere)",
     )
     parser.add_argument(
-        "--channels-last", action="store_true", help="NHWC memory format for 4-D tensors"
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        help="NHWC memory format for 4-D tensors (default: the recipe's on CUDA, else off)",
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--seed", type=int, default=0, help="seed of every RNG (default: 0)")
@@ -81,7 +98,13 @@ def add_arguments(parser):
         nargs="?",
         const="last",
         metavar="CHECKPOINT",
-        help="continue from CHECKPOINT (default: DIR/checkpoint-last.pt)",
+        help="continue from CHECKPOINT, a checkpoint file or a run folder (default: "
+        "the --out folder's checkpoint-last.pt); the settings must be the checkpoint's",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in an --out folder that already holds a run (replacing its files)",
     )
     parser.add_argument(
         "--checkpoint-every",
@@ -95,6 +118,12 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--download", action="store_true", help="put the data into --data DIR first"
+    )
+    parser.add_argument(
+        "--synthetic",
+        type=_positive(int),
+        metavar="N",
+        help="N random samples of the recipe's shape instead of data (throughput runs)",
     )
     parser.add_argument(
         "--workers", type=_non_negative_int, default=0, help="DataLoader workers (default: 0)"
@@ -129,22 +158,31 @@ def run(args, parser=None):
         return _fail(prog, f"a RECIPE is needed, one of: {', '.join(RECIPES)} (see --list)")
     from byhand.data import DataFormatError
     from byhand.train.errors import LossNotFinite, UsageError
-    from byhand.train.loop import Interrupted, TrainConfig, train
+    from byhand.train.loop import Interrupted
+    from byhand.train.run import TrainConfig, train
 
-    options = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    options = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if f.name in args
+    }
     try:
         train(TrainConfig(**options))
     except (UsageError, DataFormatError) as exc:
         return _fail(prog, str(exc))
     except LossNotFinite as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        _say(f"{prog}: {exc}")
         return 1
     except Interrupted as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        _say(f"{prog}: {exc}")
         return 130
     return 0
 
 
+def _say(line):
+    """One line on stderr, from rank 0 only under torchrun (every rank hits the same error)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(line, file=sys.stderr, flush=True)
+
+
 def _fail(prog, message):
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    _say(f"{prog}: error: {message}")
     return 2

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["METRIC_KEYS", "write_jsonl", "plot_metrics"]
+__all__ = ["METRIC_KEYS", "write_jsonl", "plot_metrics", "summary"]
 
 METRIC_KEYS = (
     "epoch",
@@ -26,26 +26,40 @@ def write_jsonl(history, path):
     os.replace(temporary, path)
 
 
+def summary(record, epochs):
+    """The one line printed after each epoch."""
+    line = (
+        f"epoch {record['epoch']}/{epochs}  train loss {record['train_loss']:.4f}"
+        f"  acc {record['train_acc']:.4f}"
+    )
+    if record["val_loss"] is not None:
+        line += f"  val loss {record['val_loss']:.4f}  acc {record['val_acc']:.4f}"
+    return line + f"  {record['seconds']:.1f} s  {record['samples_per_s']} samples/s"
+
+
 def plot_metrics(history, path):
-    """Loss and accuracy per epoch, train and validation, side by side."""
+    """Loss and accuracy per epoch, train and validation, side by side.
+
+    Drawn on an opaque white background, so the black text reads on dark viewers too.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = [record["epoch"] for record in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.2), facecolor="white")
     for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy")):
         ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", color="C0", label="train")
-        ax.plot(
-            epochs, [r[f"val_{key}"] for r in history], "o-", color="C1", label="validation"
-        )
+        if any(r[f"val_{key}"] is not None for r in history):
+            values = [r[f"val_{key}"] for r in history]
+            ax.plot(epochs, values, "o-", color="C1", label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.legend()
     fig.tight_layout()
     path = Path(path)
     temporary = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(temporary, dpi=100, transparent=True)
+    fig.savefig(temporary, dpi=100, facecolor="white", transparent=False)
     plt.close(fig)
     os.replace(temporary, path)

@@ -1,23 +1,25 @@
-"""The learning-rate schedule: a linear warm-up, then a cosine decay to zero, per step."""
+"""The schedule ``fit`` and the recipes use: a linear warm-up, then a cosine to the end.
 
-import math
+The formula lives once, in :func:`byhand.optim.lr_scheduler.warmup_cosine`; ``cosine_schedule``
+only turns epochs into steps, as ``fit``'s ``scheduler=`` factory.
+"""
 
-import torch
+from byhand.optim.lr_scheduler import CosineAnnealingLR, warmup_cosine
 
-__all__ = ["warmup_cosine"]
+__all__ = ["cosine_schedule"]
 
 
-def warmup_cosine(optimizer, total_steps, warmup_steps):
-    """A ``LambdaLR`` whose factor rises linearly over ``warmup_steps`` then follows a cosine.
-
-    ``factor(s) = (s + 1) / warmup`` for ``s < warmup``, then
-    ``½ (1 + cos(π (s - warmup) / (total - warmup)))``.
+def cosine_schedule(warmup_epochs=0.0, start_factor=0.01, eta_min=0.0):
+    """A ``scheduler=`` factory for ``fit``: ``(optimizer, steps_per_epoch, epochs)`` → the lr
+    rising linearly from ``start_factor × lr`` over ``warmup_epochs``, then a cosine down to
+    ``eta_min`` at the last step. ``warmup_epochs=0``: the cosine alone, from the first step.
     """
 
-    def factor(step):
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    def make(optimizer, steps_per_epoch, epochs):
+        total = epochs * steps_per_epoch
+        warmup = min(round(warmup_epochs * steps_per_epoch), total - 1)
+        if warmup <= 0:
+            return CosineAnnealingLR(optimizer, T_max=total, eta_min=eta_min)
+        return warmup_cosine(optimizer, warmup, total, start_factor, eta_min)
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return make

@@ -12,6 +12,7 @@ from byhand.verify.registry import conv as _conv
 from byhand.verify.registry import layers as _layers
 from byhand.verify.registry import linear as _linear
 from byhand.verify.registry import losses as _losses
+from byhand.verify.registry import models as _models
 from byhand.verify.registry import optim as _optim
 from byhand.verify.registry import sequence as _sequence
 
@@ -24,6 +25,7 @@ REGISTRY = (
     *_optim.ENTRIES,
     *_classic.ENTRIES,
     *_sequence.ENTRIES,
+    *_models.ENTRIES,
 )
 
 
