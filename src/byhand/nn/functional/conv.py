@@ -360,14 +360,6 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
         upstream = grad.reshape(-1, out_channels)
     matrix = x.reshape(-1, channels)
     depthwise = group_in == 1 and groups > 1
-    if unit_stride and groups == 1 and kw > 1:  # one GEMM per kernel row, as the forward
-        length = upstream.shape[0] - (kw - 1) * dw
-        wide = _wide_rows(matrix, kw, dw, length)
-        rows = grad.new_empty(kh, out_channels, kw * channels)  # ∂w[:, :, u] as (O, kw·C)
-        for u in range(kh):  # upstream rows past ``length - shift`` are cropped zeros
-            shift = u * dh * wp
-            torch.mm(upstream[: length - shift].t(), wide[shift:], out=rows[u])
-        return rows.view(kh, out_channels, kw, channels).permute(1, 3, 0, 2)
     for u in range(kh):
         for v in range(kw):
             if unit_stride:
