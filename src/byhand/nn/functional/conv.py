@@ -224,8 +224,9 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     Returns ``(N, Ho, Wo, O)``. Implicit GEMM: seen as a ``(N·Hp·Wp, C)`` matrix, the input
     shifted down by ``u·Wp + v`` rows lines tap ``(u, v)`` up with every output position, so
     each tap is one ``addmm_`` on a contiguous slice and no window is ever copied. Rows that
-    wrap past a row end land outside ``(Ho, Wo)`` and are cropped. With a stride, each tap's
-    strided view is gathered (copied) instead.
+    wrap past a row end land outside ``(Ho, Wo)`` and are cropped. With a stride, or on a small
+    map where most rows would be cropped, the windows are copied once (im2col, ``_windowed``)
+    and one GEMM does every tap; grouped strided convs gather each tap's strided view.
     """
     n, hp, wp, channels = x.shape
     out_channels, group_in, kh, kw = weight.shape
@@ -250,14 +251,6 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
-    if unit_stride and groups == 1 and kw > 1:  # one GEMM per kernel row, K = kw·C
-        length = rows.shape[0] - (kw - 1) * dw
-        wide = _wide_rows(matrix, kw, dw, length)
-        kernel_rows = taps.view(kh, kw * channels, out_channels)
-        for u in range(kh):  # rows past ``length`` lie in the cropped columns: never read
-            shift = u * dh * wp
-            rows[: length - shift].addmm_(wide[shift:], kernel_rows[u], beta=0 if u == 0 else 1)
-        return out[:, :height, :width]
     for u in range(kh):
         for v in range(kw):
             first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
@@ -324,15 +317,6 @@ def _fold_windows(columns, shape, kernel_size, stride, dilation):
             cols = slice(v * dw, v * dw + sw * (width - 1) + 1, sw)
             out[:, rows, cols] += columns[:, :, :, u, v]
     return out
-
-
-def _wide_rows(matrix, kw, dw, length):
-    """Row ``r``: input rows ``r, r + d, ..., r + (kw - 1)·d`` side by side, ``(L, kw·C)``."""
-    channels = matrix.shape[1]
-    wide = matrix.new_empty(length, kw, channels)
-    for v in range(kw):
-        wide[:, v] = matrix[v * dw : v * dw + length]
-    return wide.view(length, kw * channels)
 
 
 def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
