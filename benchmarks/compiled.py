@@ -1,13 +1,16 @@
 """Every module block under ``torch.compile`` against eager, saved for the Performance page.
 
-    python benchmarks/compiled.py [--only SUBSTRING] [--save [PATH]]
+    python benchmarks/compiled.py [--only SUBSTRING] [--backend inductor|aot_eager]
+                                  [--save [PATH]]
 
 The checks are ``python -m byhand.verify --compiled`` (``byhand.verify.compiled``): each
 module entry's first case compiled with Inductor, compared with eager (forward, gradients,
 buffers; float64), and ``torch._dynamo.explain``'s graph and break counts for ours and for
 PyTorch's twin. ``--save`` writes them with the machine and the command to
 ``benchmarks/results/compiled-cpu-<date>.json`` (atomic). Compiling every block takes a while
-(tens of minutes on two cores): the test suite compiles a few.
+(tens of minutes on two cores): the test suite compiles a few. ``--backend aot_eager`` traces
+the same graphs (same breaks, same AOTAutograd backward) without Inductor's code generation: a
+quicker full run.
 """
 
 import argparse
@@ -30,6 +33,7 @@ def main(argv=None):
         prog="benchmarks/compiled.py", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--only", default=None, metavar="SUBSTRING")
+    parser.add_argument("--backend", default="inductor", choices=("inductor", "aot_eager"))
     parser.add_argument("--save", nargs="?", const="auto", default=None, metavar="PATH")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "benchmarks/compiled.py", *(argv or sys.argv[1:])])
@@ -41,7 +45,7 @@ def main(argv=None):
         print(f"{r.name:44} graphs {r.graphs} breaks {r.breaks} (PyTorch's "
               f"{r.theirs_breaks})  {r.compile_s:6.1f} s  {status}", flush=True)  # fmt: skip
 
-    results = run_compiled(REGISTRY, "cpu", torch.float64, args.only, progress)
+    results = run_compiled(REGISTRY, "cpu", torch.float64, args.only, progress, args.backend)
     if not results:
         print(f"{parser.prog}: error: no module entry matches --only {args.only!r}",
               file=sys.stderr)  # fmt: skip
@@ -53,6 +57,7 @@ def main(argv=None):
         "duration_s": round((finished - started).total_seconds(), 1),
         **environment("cpu", [torch.get_num_threads()], command),
         "dtype": "float64",
+        "backend": args.backend,
         "load_average_start": load_start,
         "load_average_end": load_average(),
         "results": [r.to_dict() for r in results],

@@ -97,7 +97,8 @@ def _compiled_section():
              and r["breaks"] > r["theirs_breaks"]]  # fmt: skip
     lines = [
         f"`{data['command']}`, torch {data['torch']}, {data['date']}: **{passed} of "
-        f"{len(results)} blocks** give under `torch.compile` what they give eager (forward, "
+        f"{len(results)} blocks** give under `torch.compile` (backend "
+        f"`{data.get('backend', 'inductor')}`) what they give eager (forward, "
         f"input and parameter gradients, buffers, {data['dtype']}); {len(extra)} break their "
         "graph where PyTorch's own block does not. File: "
         f"`{data['file']}`.",

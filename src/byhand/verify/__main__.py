@@ -56,6 +56,12 @@ def add_arguments(parser):
         help="run PyTorch's own module_db / optim_db inputs against byhand's classes instead",
     )
     parser.add_argument(
+        "--backend",
+        default="inductor",
+        choices=("inductor", "aot_eager"),
+        help="torch.compile backend for --compiled (default: inductor)",
+    )
+    parser.add_argument(
         "--compiled",
         action="store_true",
         help="run each module entry under torch.compile and compare it with eager "
@@ -176,7 +182,7 @@ def _compiled(args, device, parser):
 
     results = run_compiled(
         REGISTRY, device=str(device), dtype=DTYPES[args.dtype], only=args.only,
-        progress=progress,
+        progress=progress, backend=args.backend,
     )  # fmt: skip
     if not results:
         print(f"{parser.prog}: error: no module entry matches --only {args.only!r}",
