@@ -146,9 +146,18 @@ def _performance(page):
     trained = trained_rows(data)
     misses = [r for r in trained if miss(r)]
     with_target = [r for r in trained if r.get("target") is not None]
-    out = [
-        f"Measured by {_environment(data)}",
-        "",
+    out = [f"Measured by {_environment(data)}", ""]
+    if data["load_average_start"] and data["load_average_start"][0] > data["cores"]:
+        out += [
+            '!!! warning "Measured on a loaded machine"',
+            "",
+            f"    The load average at the start ({data['load_average_start'][0]}) was above "
+            f"the {data['cores']} cores: other work shared them, which inflates "
+            "hand-written code that makes many passes over memory more than PyTorch's fused "
+            "kernels. Read the 1-thread rows; a quiet rerun replaces this file.",
+            "",
+        ]
+    out += [
         f"**{len(with_target) - len(misses)} of {len(with_target)}** rows with a target meet "
         f"it; {len(misses)} miss (their profiles are below).",
         "",
