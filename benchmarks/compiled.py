@@ -15,7 +15,6 @@ quicker full run.
 
 import argparse
 import datetime
-import json
 import shlex
 import sys
 
@@ -25,7 +24,7 @@ from byhand.verify import REGISTRY
 from byhand.verify.compiled import run_compiled
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from run import RESULTS, environment, load_average, write_atomic  # noqa: E402
+from run import environment, load_average, save_report  # noqa: E402
 
 
 def main(argv=None):
@@ -63,11 +62,7 @@ def main(argv=None):
         "results": [r.to_dict() for r in results],
     }
     if args.save:
-        path = args.save
-        if path == "auto":
-            path = RESULTS / f"compiled-cpu-{started:%Y-%m-%d}.json"
-        write_atomic(path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote {path}", file=sys.stderr)
+        save_report(report, args.save, "compiled-cpu")
     return 1 if any(not r.passed for r in results) else 0
 
 

@@ -20,7 +20,6 @@ writes ``benchmarks/results/resnet18-step-cpu-<date>.json`` with the machine and
 
 import argparse
 import datetime
-import json
 import shlex
 import sys
 import time
@@ -141,11 +140,7 @@ def main(argv=None):
     }
     print(f"load average at the end {report['load_average_end']}; compile s {compile_times}")
     if args.save:
-        path = args.save
-        if path == "auto":
-            path = run.RESULTS / f"resnet18-step-cpu-{started:%Y-%m-%d}.json"
-        run.write_atomic(path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote {path}", file=sys.stderr)
+        run.save_report(report, args.save, "resnet18-step-cpu")
     return 0
 
 

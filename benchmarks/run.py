@@ -380,6 +380,14 @@ def write_atomic(path, text):
     os.replace(f.name, path)
 
 
+def save_report(report, path, name):
+    """Write ``report`` atomically to ``path``; ``"auto"``: ``results/<name>-<date>.json``."""
+    if path == "auto":
+        path = RESULTS / f"{name}-{report['date'][:10]}.json"
+    write_atomic(path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def _thread_counts(text):
     try:
         counts = [int(part) for part in text.split(",") if part.strip()]
@@ -484,11 +492,7 @@ def main(argv=None):
         print(f"{len(rows)} rows in {report['duration_s']} s, {len(misses)} above target; "
               f"load average at the end {report['load_average_end']}")  # fmt: skip
     if args.save:
-        path = args.save
-        if path == "auto":
-            path = RESULTS / f"speed-{device.type}-{started:%Y-%m-%d}.json"
-        write_atomic(path, json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-        print(f"wrote {path}", file=sys.stderr)
+        save_report(report, args.save, f"speed-{device.type}")
     return 0
 
 
