@@ -1,8 +1,8 @@
 """Time every registry entry that has a ``bench`` case: ours against PyTorch's, interleaved.
 
     python benchmarks/run.py [--json] [--device cpu|cuda] [--dtype float32|float64]
-                             [--only SUBSTRING ...] [--quick] [--threads 1,2] [--profile]
-                             [--save [PATH]]
+                             [--only SUBSTRING ...] [--quick] [--threads 1,2] [--rounds N]
+                             [--profile] [--save [PATH]]
 
 Modules are timed forward (under ``no_grad``) and forward + backward (a fixed random upstream
 gradient), optimizers one ``step()``. Each timing is a ``torch.utils.benchmark.Timer`` (its own
@@ -283,9 +283,11 @@ def bench(
     quick=False,
     profile=False,
     progress=None,
+    rounds=None,
 ):
     """One row per (entry, bench case, thread count, what is timed)."""
-    rounds, budget_s = (2, 0.002) if quick else (6, 0.03)
+    default_rounds, budget_s = (2, 0.002) if quick else (6, 0.03)
+    rounds = rounds or default_rounds
     rows = []
     for entry, case in selected(entries, only):
         target = target_of(entry, case)
@@ -423,6 +425,9 @@ def parse_args(argv=None):
         help="thread counts, e.g. 1,2 (default: torch's current count)",
     )
     parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds per row (default 6)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="profile every row that misses its target"
     )
     parser.add_argument(
@@ -472,6 +477,7 @@ def main(argv=None):
         args.quick,
         args.profile,
         progress=None if args.json else (lambda r: print(format_row(r), flush=True)),
+        rounds=args.rounds,
     )
     finished = datetime.datetime.now(datetime.timezone.utc)
     report = {
