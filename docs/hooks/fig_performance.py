@@ -50,12 +50,16 @@ def speed_ratios():
             )
             if target is not None:
                 ax.plot([target, target], [i - 0.45, i + 0.45], color="C3", lw=2.2)
-        ax.axvline(1.0, ls="--", lw=1)
+        ax.axvline(1.0, ls="--", lw=1, color="#808080")
         ax.set_yticks(range(len(keys)))
-        ax.set_yticklabels([f"{n.removeprefix('nn.')} {s}"[:46] for n, s in keys], fontsize=7)
+        names = [n.removeprefix("nn.").removeprefix("functional.") for n, _ in keys]
+        ax.set_yticklabels([f"{n} {s}"[:46] for n, (_, s) in zip(names, keys)], fontsize=7)
         ax.invert_yaxis()
         ax.set_xscale("log")
         ax.set_xlim(low, high)
+        ticks = [t for t in (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64) if low <= t <= high]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
         ax.set_title(chapter, fontsize=9, loc="left")
         ax.grid(axis="x", which="both")
     axes[0, 0].plot([], [], color="C3", lw=2.2, label="target")
