@@ -54,8 +54,8 @@ class CompiledResult:
     @property
     def extra_breaks(self):
         """Breaks of ours beyond those of PyTorch's twin (0 when both are counted and equal)."""
-        if self.breaks is None or self.theirs_breaks is None:
-            return None
+        if self.breaks is None or self.theirs_breaks is None or self.theirs_breaks < 0:
+            return None  # negative: explain traced no graph of the twin (e.g. torch's RNNs)
         return max(0, self.breaks - self.theirs_breaks)
 
     def to_dict(self):
