@@ -66,7 +66,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/run.py --threads 1,2
 
 install: $(INSTALLED)
 

@@ -131,4 +131,4 @@ def test_failed_check_exits_1_not_2(capsys, monkeypatch):
 
 def test_bench_forwards_its_options(capsys):
     code, out, _ = run(capsys, "bench", "--", "--help")
-    assert code == 0 and "--repeat" in out
+    assert code == 0 and "--threads" in out and "--quick" in out

@@ -53,11 +53,11 @@ def build_parser():
     train.set_defaults(subparser=train, handler=train_command.run)
     bench = commands.add_parser(
         "bench",
-        help="time ours against PyTorch's (runs benchmarks/bench.py of a source checkout)",
+        help="time ours against PyTorch's (runs benchmarks/run.py of a source checkout)",
         description="Time every registry entry, ours against PyTorch's twin; the options are "
-        "those of benchmarks/bench.py (see byhand bench -- --help).",
+        "those of benchmarks/run.py (see byhand bench -- --help).",
     )
-    bench.add_argument("args", nargs=argparse.REMAINDER, help="options of benchmarks/bench.py")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="options of benchmarks/run.py")
     bench.set_defaults(subparser=bench, handler=_bench)
     from byhand import check as check_command
     from byhand import export as export_command
@@ -80,7 +80,7 @@ def build_parser():
 
 
 def _bench(args, parser):
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
     if not script.is_file():
         print(
             f"{parser.prog}: error: {script} not found; byhand bench needs a source checkout",

@@ -1,5 +1,5 @@
 """``python -m byhand.verify`` / ``byhand verify [--json] [--device cpu|cuda] [--dtype
-float64|float32] [--only SUBSTRING] [--torch-tables]``.
+float64|float32] [--only SUBSTRING] [--torch-tables | --compiled]``.
 
 Runs every registry check on this machine and prints a table (or JSON). Exit code 1 if any
 fails.
@@ -54,6 +54,18 @@ def add_arguments(parser):
         "--torch-tables",
         action="store_true",
         help="run PyTorch's own module_db / optim_db inputs against byhand's classes instead",
+    )
+    parser.add_argument(
+        "--backend",
+        default="inductor",
+        choices=("inductor", "aot_eager"),
+        help="torch.compile backend for --compiled (default: inductor)",
+    )
+    parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="run each module entry under torch.compile and compare it with eager "
+        "(and count graph breaks, ours and PyTorch's) instead",
     )
     return parser
 
@@ -114,6 +126,8 @@ def run(args, parser):
         return 2
     if args.torch_tables:
         return _torch_tables(args, device)
+    if args.compiled:
+        return _compiled(args, device, parser)
     results = run_checks(REGISTRY, device=str(device), dtype=DTYPES[args.dtype], only=args.only)
     if not results:
         print(
@@ -151,6 +165,37 @@ def _torch_tables(args, device):
             f"(PyTorch's module_db / optim_db inputs, torch {torch.__version__})"
         )
     return 1 if any(r.status == "fail" for r in results) else 0
+
+
+def _compiled(args, device, parser):
+    """``--compiled``: every module entry compiled against eager; exit 1 if one differs."""
+    from byhand.verify.compiled import run_compiled
+
+    def progress(r):
+        if not args.json:
+            status = "ok" if r.passed else "FAIL: " + "; ".join(r.failures)
+            print(
+                f"{r.name:44} breaks {r.breaks} (PyTorch's {r.theirs_breaks})  "
+                f"{r.compile_s:6.1f} s  {status}",
+                flush=True,
+            )
+
+    results = run_compiled(
+        REGISTRY, device=str(device), dtype=DTYPES[args.dtype], only=args.only,
+        progress=progress, backend=args.backend,
+    )  # fmt: skip
+    if not results:
+        print(f"{parser.prog}: error: no module entry matches --only {args.only!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        failed = sum(not r.passed for r in results)
+        extra = sum(bool(r.extra_breaks) for r in results)
+        print(f"\n{len(results) - failed} compiled = eager, {failed} differ; {extra} break "
+              f"where PyTorch's block does not (torch {torch.__version__})")  # fmt: skip
+    return 1 if any(not r.passed for r in results) else 0
 
 
 if __name__ == "__main__":

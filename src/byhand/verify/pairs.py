@@ -204,7 +204,8 @@ class ModulePair:
     check_init: bool = True
     gradcheck: bool | None = None
     tolerance: dict = field(default_factory=dict)
-    bench: Case | None = None  # the configuration benchmarks/ times (larger inputs)
+    # the configurations benchmarks/ times (larger inputs): one Case, or a tuple of them
+    bench: Case | tuple | None = None
 
     def __post_init__(self):
         if self.kind not in ("twin", "oracle"):
@@ -354,9 +355,8 @@ class OptimizerPair:
     modes: tuple = ("train",)
     steps: int = 20
     tolerance: dict = field(default_factory=dict)
-    bench: Case | None = (
-        None  # the configuration benchmarks/ times; its ``inputs`` is a problem factory
-    )
+    # the configuration(s) benchmarks/ times; its ``inputs`` is a problem factory
+    bench: Case | tuple | None = None
 
     def ids(self):
         return [(case, mode) for case in self.cases for mode in self.modes]
@@ -400,6 +400,13 @@ class OptimizerPair:
                 opt_ours.load_state_dict(saved_theirs)
                 opt_theirs.load_state_dict(saved_ours)
         return _result(self, case, mode, device, dtype, cmp, None)
+
+
+def bench_cases(entry):
+    """The cases ``benchmarks/`` times for ``entry``: its ``bench`` as a tuple (maybe empty)."""
+    if entry.bench is None:
+        return ()
+    return entry.bench if isinstance(entry.bench, tuple) else (entry.bench,)
 
 
 def _result(entry, case, mode, device, dtype, cmp, gradcheck_ok):

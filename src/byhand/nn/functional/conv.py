@@ -248,8 +248,9 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     Returns ``(N, Ho, Wo, O)``. Implicit GEMM: seen as a ``(N·Hp·Wp, C)`` matrix, the input
     shifted down by ``u·Wp + v`` rows lines tap ``(u, v)`` up with every output position, so
     each tap is one ``addmm_`` on a contiguous slice and no window is ever copied. Rows that
-    wrap past a row end land outside ``(Ho, Wo)`` and are cropped. With a stride, each tap's
-    strided view is gathered (copied) instead.
+    wrap past a row end land outside ``(Ho, Wo)`` and are cropped. With a stride, or on a small
+    map where most rows would be cropped, the windows are copied once (im2col, ``_windowed``)
+    and one GEMM does every tap; grouped strided convs gather each tap's strided view.
     """
     n, hp, wp, channels = x.shape
     out_channels, group_in, kh, kw = weight.shape
@@ -259,28 +260,21 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     width = conv_output_size(wp, kw, sw, 0, dw)
     taps = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C/g, O): x_row @ taps[u, v]
     unit_stride = sh == 1 and sw == 1
-    grid = (hp, wp) if unit_stride else (height, width)
+    windowed = _windowed(x.shape, (kh, kw), stride, dilation, groups)
+    grid = (hp, wp) if unit_stride and not windowed else (height, width)
     out = x.new_empty(n, *grid, out_channels)
     rows = out.view(-1, out_channels)
     if n == 0 or rows.shape[0] == 0:
         return out.zero_()[:, :height, :width]
+    if windowed:  # one GEMM, K = kh·kw·C
+        columns = _windows(x, (kh, kw), stride, dilation, height, width)
+        kernels = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)  # (O, kh·kw·C)
+        torch.mm(columns, kernels.t(), out=rows)
+        return out
     matrix = x.reshape(-1, channels)
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
-    if unit_stride and groups == 1 and kw > 1:  # one GEMM per kernel row, K = kw·C
-        length = rows.shape[0] - (kw - 1) * dw
-        wide = x.new_empty(
-            length, kw, channels
-        )  # row r: input rows r, r + d, ..., side by side
-        for v in range(kw):
-            wide[:, v] = matrix[v * dw : v * dw + length]
-        wide = wide.view(length, kw * channels)
-        kernel_rows = taps.view(kh, kw * channels, out_channels)
-        for u in range(kh):  # rows past ``length`` lie in the cropped columns: never read
-            shift = u * dh * wp
-            rows[: length - shift].addmm_(wide[shift:], kernel_rows[u], beta=0 if u == 0 else 1)
-        return out[:, :height, :width]
     for u in range(kh):
         for v in range(kw):
             first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
@@ -305,6 +299,50 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     return out[:, :height, :width]
 
 
+def _windowed(shape, kernel_size, stride, dilation, groups):
+    """Whether a conv on padded ``(N, Hp, Wp, C)`` should copy its windows (im2col) first.
+
+    The shifted-rows GEMM computes every padded position and crops; a stride (which would
+    compute ``s²`` times the outputs needed) or a small map (a 4×4 map padded to 6×6 computes
+    2.25 times the outputs needed) is cheaper as one GEMM over the copied windows.
+    """
+    if groups != 1:
+        return False
+    _, hp, wp, _ = shape
+    height = conv_output_size(hp, kernel_size[0], stride[0], 0, dilation[0])
+    width = conv_output_size(wp, kernel_size[1], stride[1], 0, dilation[1])
+    if stride != (1, 1):
+        return True
+    return kernel_size != (1, 1) and hp * wp > 1.3 * height * width
+
+
+def _windows(x, kernel_size, stride, dilation, height, width):
+    """im2col in channels-last: ``(N·Ho·Wo, kh·kw·C)``; the windows are a strided view of
+    ``x`` (``Tensor.unfold``) and one ``reshape`` copies them."""
+    n, _, _, channels = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    windows = x.unfold(1, span_h, sh).unfold(2, span_w, sw)[..., ::dh, ::dw]
+    windows = windows[:, :height, :width]  # (N, Ho, Wo, C, kh, kw)
+    return windows.permute(0, 1, 2, 4, 5, 3).reshape(n * height * width, kh * kw * channels)
+
+
+def _fold_windows(columns, shape, kernel_size, stride, dilation):
+    """col2im, the adjoint of ``_windows``: add every window back where it was read from.
+
+    ``columns (N, Ho, Wo, kh, kw, C)`` -> ``(N, Hp, Wp, C)``; positions no window reads stay 0.
+    """
+    n, height, width, kh, kw, channels = columns.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    out = columns.new_zeros(n, *shape, channels)
+    for u in range(kh):
+        for v in range(kw):
+            rows = slice(u * dh, u * dh + sh * (height - 1) + 1, sh)
+            cols = slice(v * dw, v * dw + sw * (width - 1) + 1, sw)
+            out[:, rows, cols] += columns[:, :, :, u, v]
+    return out
+
+
 def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
     """``∂L/∂w (O, C/g, kh, kw)`` for padded ``x (N, Hp, Wp, C)``, ``grad (N, Ho, Wo, O)``.
 
@@ -319,6 +357,10 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
     taps = grad.new_zeros(kh, kw, out_channels, group_in)
     if n == 0 or height == 0 or width == 0:
         return taps.permute(2, 3, 0, 1)
+    if _windowed(x.shape, kernel_size, stride, dilation, groups):  # ∂w = gradᵀ @ columns
+        columns = _windows(x, kernel_size, stride, dilation, height, width)
+        flat = torch.mm(grad.reshape(-1, out_channels).t(), columns)
+        return flat.view(out_channels, kh, kw, channels).permute(0, 3, 1, 2)
     unit_stride = sh == 1 and sw == 1
     if unit_stride:  # the upstream gradient on the full (Hp, Wp) grid, zero where cropped
         upstream = _embed(grad, hp, wp, 0, 0).view(-1, out_channels)
@@ -357,6 +399,18 @@ def _conv_input_grad_nhwc(grad, weight, size, padding, stride, dilation, groups)
     _, group_in, kh, kw = weight.shape
     (sh, sw), (dh, dw), (top, left) = stride, dilation, padding
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+    padded = (
+        max(top + size[0], span_h + sh * (height - 1)),
+        max(left + size[1], span_w + sw * (width - 1)),
+    )
+    if _windowed((n, *padded, 0), (kh, kw), stride, dilation, groups):
+        # col2im: each output's window gets grad @ kernels, added back where it was read;
+        # no product with the zeros a spread gradient would hold
+        kernels = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)  # (O, kh·kw·C)
+        columns = torch.mm(grad.reshape(-1, out_channels), kernels)
+        columns = columns.view(n, height, width, kh, kw, group_in)
+        full = _fold_windows(columns, padded, (kh, kw), stride, dilation)
+        return full[:, top : top + size[0], left : left + size[1]]
     # spread[q] holds grad at q = span - 1 - pad + i·s, within the rows that reach (H, W)
     shape = (size[0] + span_h - 1, size[1] + span_w - 1)
     first = (span_h - 1 - top, span_w - 1 - left)
@@ -415,6 +469,10 @@ def _memory_format(input):
 def _nchw(out_nhwc, bias, memory_format):
     """``(N, H, W, C)`` -> ``(N, C, H, W)`` in ``memory_format``, plus the bias, in one pass."""
     n, height, width, channels = out_nhwc.shape
+    if torch.compiler.is_compiling():  # no out= into a strided tensor: the compiler fuses it
+        y = out_nhwc.permute(0, 3, 1, 2)
+        y = y if bias is None else y + bias.view(1, -1, 1, 1)
+        return y.contiguous(memory_format=memory_format)
     y = torch.empty(
         n,
         channels,

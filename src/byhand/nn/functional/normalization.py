@@ -52,16 +52,18 @@ class StandardizeRows(torch.autograd.Function):
 
     Backward in closed form, with ``ĝ = g · γ`` and means along the row:
     ``dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂))``, ``dγ = Σ_rows g x̂``, ``dβ = Σ_rows g``.
+    Both row means are matrix-vector products (``mean(ĝ) = g @ γ / D``, ``mean(ĝ x̂) = (g x̂)
+    @ γ / D``), and ``g x̂`` is the one ``(B, D)`` tensor made: it gives ``dγ``, then holds
+    ``dx``. (Writing a fresh large tensor costs more than a pass over one already touched.)
     """
 
     # --8<-- [start:core_standardize]
     @staticmethod
     def forward(ctx, input, weight, bias, eps):
         width = input.shape[1]
-        mean = input.mean(1, keepdim=True)
-        xhat = input - mean
-        # the row's Σ (x − μ)² as a batch of dot products: no (B, D) temporary
-        var = torch.bmm(xhat.unsqueeze(1), xhat.unsqueeze(2)).view(-1, 1) / width
+        xhat = input - input.mean(1, keepdim=True)
+        # σ² = ‖x − μ‖² / D: a norm reads the row once and makes no (B, D) temporary
+        var = torch.linalg.vector_norm(xhat, dim=1, keepdim=True).square_() / width
         inv_std = torch.rsqrt(var + eps)
         xhat.mul_(inv_std)
         if weight is not None:
@@ -78,16 +80,24 @@ class StandardizeRows(torch.autograd.Function):
         width = xhat.shape[1]
         grad_output = grad_output.contiguous()  # e.g. the expanded gradient of a .sum()
         grad_weight = grad_bias = None
+        g_xhat = grad_output * xhat
         if ctx.needs_input_grad[1]:
-            grad_weight = (grad_output * xhat).sum(0)
+            grad_weight = g_xhat.sum(0)
         if ctx.needs_input_grad[2]:
             grad_bias = grad_output.sum(0)
-        ghat = grad_output if weight is None else grad_output * weight
-        mean_g = ghat.mean(1, keepdim=True)
-        mean_g_xhat = torch.bmm(ghat.unsqueeze(1), xhat.unsqueeze(2)).view(-1, 1) / width
-        grad_input = torch.addcmul(-mean_g * inv_std, ghat, inv_std)
-        grad_input.addcmul_(xhat, -mean_g_xhat * inv_std)
-        return grad_input, grad_weight, grad_bias, None
+        if weight is None:
+            mean_g = grad_output.mean(1, keepdim=True)
+            mean_g_xhat = g_xhat.mean(1, keepdim=True)
+        else:
+            mean_g = (grad_output @ weight).unsqueeze(1) / width
+            mean_g_xhat = (g_xhat @ weight).unsqueeze(1) / width
+        # − mean(ĝ) − x̂ · mean(ĝ x̂), written over g x̂ (no longer needed): no new (B, D) tensor
+        grad_input = torch.addcmul(-mean_g, xhat, -mean_g_xhat, out=g_xhat)
+        if weight is None:
+            grad_input.add_(grad_output)
+        else:
+            grad_input.addcmul_(grad_output, weight)  # + ĝ
+        return grad_input.mul_(inv_std), grad_weight, grad_bias, None
 
     # --8<-- [end:core_standardize]
 

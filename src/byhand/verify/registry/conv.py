@@ -61,6 +61,51 @@ TEACHING_CASES = (
                                          padding="same", bias=False)),
 )  # fmt: skip
 
+# The speed issue's shapes: the plain case, then stride 2, 1×1, depthwise and channels_last.
+CONV2D_BENCH = (
+    Case(
+        "(32,64,32,32) 64→64 k3 p1",
+        dict(in_channels=64, out_channels=64, kernel_size=3, padding=1),
+        inputs=randn(32, 64, 32, 32),
+    ),
+    Case(
+        "(32,64,32,32) 64→64 k3 s2 p1",
+        dict(in_channels=64, out_channels=64, kernel_size=3, stride=2, padding=1),
+        inputs=randn(32, 64, 32, 32),
+    ),
+    Case(
+        "(32,64,32,32) 64→64 k1",
+        dict(in_channels=64, out_channels=64, kernel_size=1),
+        inputs=randn(32, 64, 32, 32),
+    ),
+    Case(
+        "(32,64,32,32) depthwise k3 p1",
+        dict(in_channels=64, out_channels=64, kernel_size=3, padding=1, groups=64),
+        inputs=randn(32, 64, 32, 32),
+    ),
+    Case(
+        "(32,64,32,32) k3 p1 channels_last",
+        dict(in_channels=64, out_channels=64, kernel_size=3, padding=1),
+        inputs=channels_last(32, 64, 32, 32),
+    ),
+    # ResNet-18's deep stages: 8×8 at 256 channels, 4×4 at 512, and the stride-2 entry
+    Case(
+        "(32,256,8,8) 256→256 k3 p1",
+        dict(in_channels=256, out_channels=256, kernel_size=3, padding=1),
+        inputs=randn(32, 256, 8, 8),
+    ),
+    Case(
+        "(32,256,8,8) 256→512 k3 s2 p1",
+        dict(in_channels=256, out_channels=512, kernel_size=3, stride=2, padding=1),
+        inputs=randn(32, 256, 8, 8),
+    ),
+    Case(
+        "(32,512,4,4) 512→512 k3 p1",
+        dict(in_channels=512, out_channels=512, kernel_size=3, padding=1),
+        inputs=randn(32, 512, 4, 4),
+    ),
+)
+
 # --8<-- [start:conv]
 CONV = (
     twin(
@@ -99,9 +144,7 @@ CONV = (
         ),
         modes=("train",),
         page=CONVOLUTION,
-        bench=Case("(32,64,32,32) 64→64 k3 p1", dict(in_channels=64, out_channels=64,
-                                                     kernel_size=3, padding=1),
-                   inputs=randn(32, 64, 32, 32)),
+        bench=CONV2D_BENCH,
     ),
     ModulePair(
         name="nn.functional.conv2d_loop",

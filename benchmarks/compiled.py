@@ -1,0 +1,70 @@
+"""Every module block under ``torch.compile`` against eager, saved for the Performance page.
+
+    python benchmarks/compiled.py [--only SUBSTRING] [--backend inductor|aot_eager]
+                                  [--save [PATH]]
+
+The checks are ``python -m byhand.verify --compiled`` (``byhand.verify.compiled``): each
+module entry's first case compiled with Inductor, compared with eager (forward, gradients,
+buffers; float64), and ``torch._dynamo.explain``'s graph and break counts for ours and for
+PyTorch's twin. ``--save`` writes them with the machine and the command to
+``benchmarks/results/compiled-cpu-<date>.json`` (atomic). Compiling every block takes a while
+(tens of minutes on two cores): the test suite compiles a few. ``--backend aot_eager`` traces
+the same graphs (same breaks, same AOTAutograd backward) without Inductor's code generation: a
+quicker full run.
+"""
+
+import argparse
+import datetime
+import shlex
+import sys
+
+import torch
+
+from byhand.verify import REGISTRY
+from byhand.verify.compiled import run_compiled
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from run import environment, load_average, save_report  # noqa: E402
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/compiled.py", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--only", default=None, metavar="SUBSTRING")
+    parser.add_argument("--backend", default="inductor", choices=("inductor", "aot_eager"))
+    parser.add_argument("--save", nargs="?", const="auto", default=None, metavar="PATH")
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "benchmarks/compiled.py", *(argv or sys.argv[1:])])
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = load_average()
+
+    def progress(r):
+        status = "ok" if r.passed else "FAIL: " + "; ".join(r.failures)
+        print(f"{r.name:44} graphs {r.graphs} breaks {r.breaks} (PyTorch's "
+              f"{r.theirs_breaks})  {r.compile_s:6.1f} s  {status}", flush=True)  # fmt: skip
+
+    results = run_compiled(REGISTRY, "cpu", torch.float64, args.only, progress, args.backend)
+    if not results:
+        print(f"{parser.prog}: error: no module entry matches --only {args.only!r}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    finished = datetime.datetime.now(datetime.timezone.utc)
+    report = {
+        "kind": "byhand compiled",
+        "date": started.isoformat(timespec="seconds"),
+        "duration_s": round((finished - started).total_seconds(), 1),
+        **environment("cpu", [torch.get_num_threads()], command),
+        "dtype": "float64",
+        "backend": args.backend,
+        "load_average_start": load_start,
+        "load_average_end": load_average(),
+        "results": [r.to_dict() for r in results],
+    }
+    if args.save:
+        save_report(report, args.save, "compiled-cpu")
+    return 1 if any(not r.passed for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
