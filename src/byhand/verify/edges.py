@@ -302,12 +302,7 @@ SIMD_NAN = (
 )
 # Differences found and not fixed yet (not on purpose): ``edge id -> what is wrong``. The
 # table asserts they still differ, so a fix shows up; the report lists them.
-NOT_YET = {
-    "nn.functional.conv2d | +inf": "the weight gradient of an input holding inf is NaN where "
-    "PyTorch's is ±inf (the fast backward sums inf and -inf products of zero padding)",
-    "nn.functional.conv2d | NaN": "the weight gradient spreads a NaN input into 4 more "
-    "entries than PyTorch's",
-}
+NOT_YET = {}  # empty: conv2d's weight gradient at inf/NaN inputs now matches (one GEMM each)
 F32 = "±inf, NaN, kinks, float32"
 # The differences kept on purpose, ``edge id -> reason``; each block's page shows them.
 DELIBERATE = {

@@ -91,7 +91,7 @@ class StandardizeRows(torch.autograd.Function):
         else:
             mean_g = (grad_output @ weight).unsqueeze(1) / width
             mean_g_xhat = (g_xhat @ weight).unsqueeze(1) / width
-        # − mean(ĝ) − x̂ · mean(ĝ x̂), written over g x̂ (no longer needed): no new (B, D) tensor
+        # − mean(ĝ) − x̂ · mean(ĝ x̂), written over g x̂ (no longer needed): no new (B, D)
         grad_input = torch.addcmul(-mean_g, xhat, -mean_g_xhat, out=g_xhat)
         if weight is None:
             grad_input.add_(grad_output)
