@@ -27,6 +27,8 @@ class ArgumentParser(argparse.ArgumentParser):
 def build_parser():
     """The ``byhand`` parser with one sub-parser per command."""
     from byhand import __version__
+    from byhand import check as check_command
+    from byhand import export as export_command
     from byhand.train import command as train_command
     from byhand.verify import __main__ as verify_command
 
@@ -36,21 +38,25 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"byhand {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    verify = commands.add_parser(
-        "verify",
-        help="check every block against its PyTorch twin",
-        description=verify_command.DESCRIPTION,
+    # Each command module gives add_arguments(parser) and run(args, parser).
+    train_description = (
+        "Train a recipe with byhand.train: CPU, CUDA or MPS, mixed precision, "
+        "exact resume, several GPUs through torchrun."
     )
-    verify_command.add_arguments(verify)
-    verify.set_defaults(subparser=verify, handler=verify_command.run)
-    train = commands.add_parser(
-        "train",
-        help="train a recipe (byhand train --list shows them)",
-        description="Train a recipe with byhand.train: CPU, CUDA or MPS, mixed precision, "
-        "exact resume, several GPUs through torchrun.",
-    )
-    train_command.add_arguments(train)
-    train.set_defaults(subparser=train, handler=train_command.run)
+    for name, module, help, description in (
+        ("verify", verify_command, "check every block against its PyTorch twin",
+         verify_command.DESCRIPTION),
+        ("train", train_command, "train a recipe (byhand train --list shows them)",
+         train_description),
+        ("export", export_command, "print one block as a standalone file that needs only torch",
+         export_command.DESCRIPTION),
+        ("check", check_command,
+         "check your own block (FILE.py:NAME) against its PyTorch twin",
+         check_command.DESCRIPTION),
+    ):  # fmt: skip
+        sub = commands.add_parser(name, help=help, description=description)
+        module.add_arguments(sub)
+        sub.set_defaults(subparser=sub, handler=module.run)
     bench = commands.add_parser(
         "bench",
         help="time ours against PyTorch's (runs benchmarks/run.py of a source checkout)",
@@ -59,23 +65,6 @@ def build_parser():
     )
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options of benchmarks/run.py")
     bench.set_defaults(subparser=bench, handler=_bench)
-    from byhand import check as check_command
-    from byhand import export as export_command
-
-    export = commands.add_parser(
-        "export",
-        help="print one block as a standalone file that needs only torch",
-        description=export_command.DESCRIPTION,
-    )
-    export_command.add_arguments(export)
-    export.set_defaults(subparser=export, handler=export_command.run)
-    check = commands.add_parser(
-        "check",
-        help="check your own block (FILE.py:NAME) against its PyTorch twin",
-        description=check_command.DESCRIPTION,
-    )
-    check_command.add_arguments(check)
-    check.set_defaults(subparser=check, handler=check_command.run)
     return parser
 
 
