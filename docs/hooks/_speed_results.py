@@ -32,6 +32,13 @@ def latest(kind, device="cpu"):
     return best
 
 
+def devices(kind):
+    """The devices that have a results file of ``kind``, ``cpu`` first."""
+    prefix = KINDS[kind]
+    found = {p.name[len(prefix) :].split("-", 1)[0] for p in RESULTS.glob(f"{prefix}*-*.json")}
+    return sorted(found, key=lambda device: (device != "cpu", device))
+
+
 def day(data):
     """``2026-12-01`` from the ISO date a results file records."""
     return data["date"][:10]
