@@ -291,3 +291,14 @@ def on_page_markdown(markdown, page, config, files):
         if box:
             markdown = _after_check(markdown, box)
     return markdown
+
+
+def on_files(files, config):
+    """A results row naming a page the site does not have would never be shown: warn."""
+    pages = {f.src_uri for f in files.documentation_pages()}
+    for device in devices("speed"):
+        data = latest("speed", device)
+        named = {r.get("page") for r in data["rows"]} if data else set()
+        for page in sorted(named - pages - {None}):
+            log.warning("%s: rows for %s, a page the site does not have", data["file"], page)
+    return files
