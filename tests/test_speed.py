@@ -133,6 +133,13 @@ def test_speed_box_on_a_block_page(hook, caplog):
     assert "no row" in caplog.text
 
 
+def test_rows_naming_a_page_the_site_lacks_warn(hook, caplog):
+    pages = [SimpleNamespace(src_uri="activations/index.md")]
+    hook.on_files(SimpleNamespace(documentation_pages=lambda: pages), {})
+    assert "rows for optim/sgd.md, a page the site does not have" in caplog.text
+    assert "activations/index.md, a page" not in caplog.text
+
+
 def test_speed_box_uses_the_newest_file_of_each_device(hook, quick_report):
     results = sys.modules["_speed_results"].RESULTS
     newer = json.loads(json.dumps(quick_report))
