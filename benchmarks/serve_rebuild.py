@@ -11,8 +11,11 @@ shared, and a busy one stretches the wall time, not the CPU time.
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,9 +83,17 @@ def edit(path, builds, log, label, pid, timings=None):
     return builds + 2
 
 
-def main(port=8123):
+def free_port():
+    """A port nothing listens on now (another server may be running its own benchmark)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main():
     repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 1
-    log = Path("/tmp/byhand-serve.log")
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="byhand-serve-", suffix=".log")[1])
     with log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
@@ -116,8 +127,13 @@ def main(port=8123):
             builds = edit(SOURCE, builds, log, "src/ edit (src/byhand/nn/__init__.py)", pid)
             builds = edit(PROSE, builds, log, "prose edit again", pid)
     finally:
-        server.terminate()
-        server.wait()
+        server.send_signal(signal.SIGINT)  # as Ctrl-C: the server removes its site folder
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.terminate()
+            server.wait()
+        log.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
