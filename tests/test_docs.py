@@ -389,3 +389,54 @@ def test_verification_boxes_are_kept_with_their_warnings_under_serve(monkeypatch
         assert caplog.text.count("names no registry entry") == 2  # the warning is shown again
     finally:
         _serving(serve, False)
+
+
+def test_a_reused_page_registers_its_anchors_and_inventory_again():
+    """An API page converted once under ``serve`` still gives autorefs its anchors and
+    mkdocstrings its inventory entries and handler on every rebuild (else links break)."""
+    serve = _hook("serve")
+
+    class Autorefs:
+        def __init__(self):
+            self.anchors = []
+
+        def register_anchor(self, page, identifier, anchor=None, *, title=None, primary=True):
+            self.anchors.append((page, identifier, anchor, title, primary))
+
+    class Inventory:
+        def __init__(self):
+            self.entries = []
+
+        def register(self, **kwargs):
+            self.entries.append(kwargs)
+
+    class Handlers:
+        def __init__(self):
+            self._handlers, self.inventory = {}, Inventory()
+
+        def get_handler(self, name):
+            return self._handlers.setdefault(name, object())
+
+    def config():
+        strings = SimpleNamespace(_handlers=Handlers())
+        return SimpleNamespace(plugins={"autorefs": Autorefs(), "mkdocstrings": strings})
+
+    def render(page, config, files):  # what mkdocstrings does while converting an API page
+        handlers = config.plugins["mkdocstrings"]._handlers
+        handlers.get_handler("python")
+        config.plugins["autorefs"].register_anchor(page, "byhand.nn.Linear", title="Linear")
+        handlers.inventory.register(name="byhand.nn.Linear", uri="api/nn/#byhand.nn.Linear")
+
+    first, second = config(), config()
+    recorded = serve._Registrations(first).record(render, "page-1", first, None)
+    serve._Registrations(second).replay("page-2", recorded)
+    for built, page in ((first, "page-1"), (second, "page-2")):
+        assert built.plugins["autorefs"].anchors == [
+            (page, "byhand.nn.Linear", None, "Linear", True)
+        ]
+        handlers = built.plugins["mkdocstrings"]._handlers
+        assert list(handlers._handlers) == ["python"]
+        assert handlers.inventory.entries == [
+            {"name": "byhand.nn.Linear", "uri": "api/nn/#byhand.nn.Linear"}
+        ]
+    assert "register_anchor" not in vars(first.plugins["autorefs"])  # unpatched afterwards

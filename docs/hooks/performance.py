@@ -8,7 +8,7 @@ Markers replaced in the Markdown of any page:
 * ``<!-- byhand:speed NAME ... -->`` — one box with the rows of the blocks named.
 
 Every other page whose path a results row names (its ``page`` field) gets its own box without a
-marker, at the end of its ``## Check`` section: one table per device with a results file, a
+marker, at the end of its ``## Check`` section: one table per device (its newest results file), a
 line per block, shape and what is timed (forward, forward+backward, an optimizer step), a
 column per thread count (the ratio and its spread), the target and whether it is met. A page
 no row names shows nothing.

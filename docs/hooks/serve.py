@@ -168,9 +168,10 @@ class _RenderOnce:
     """A page template that renders a page again only when what it shows changed.
 
     A page's HTML file is the theme template filled with the page (its HTML, table of contents,
-    title, metadata, URL) and the nav (every title and URL); the rest comes from mkdocs.yml and
-    the theme, which ``_inputs_digest`` covers. The key holds all of it, so a prose edit renders
-    the edited page again (and every page, if its title, hence the nav, changed).
+    title, metadata, URL) and the nav (every title and URL); the rest comes from mkdocs.yml
+    (in ``_inputs_digest``) and the installed theme (fixed while the server runs). The key holds
+    all of it, so a prose edit fills the edited page again (every page, if its title, hence the
+    nav, changed).
     """
 
     def __init__(self, template):
