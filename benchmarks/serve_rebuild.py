@@ -3,13 +3,19 @@
 Starts ``mkdocs serve`` on 127.0.0.1, waits for its first build, then edits a page's prose, a
 file of ``src/`` and the page again (each edit is undone right after), and prints the seconds
 from each edit to the end of the rebuild it triggered. Run it twice to see a warm cache's first
-build too (``.cache/byhand-build/``); ``--prose-only`` skips the ``src/`` edit.
+build too (``.cache/byhand-build/``); ``--prose-only`` skips the ``src/`` edit, ``--repeat N``
+makes N prose edits (the median is printed too). Each line gives the wall time, the CPU time
+(user + system) of the server and its build steps, and the load average: the machine may be
+shared, and a busy one stretches the wall time, not the CPU time.
 """
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,9 +45,20 @@ def wait_for_build(log, start_count, since):
     sys.exit(f"no rebuild within {TIMEOUT_S} s")
 
 
-def edit(path, builds, log, label, pid):
+def cpu_seconds_total(pid):
+    """CPU time of ``pid`` and of every live descendant (build steps still running)."""
+    total = cpu_seconds(pid)
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            total += cpu_seconds_total(int(child))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def edit(path, builds, log, label, pid, timings=None):
     original = path.read_bytes()
-    cpu = cpu_seconds(pid)
+    cpu = cpu_seconds_total(pid)
     since = time.monotonic()
     path.write_bytes(
         original + b"\n<!-- edited -->\n"
@@ -50,20 +67,33 @@ def edit(path, builds, log, label, pid):
     )
     try:
         wall, reported = wait_for_build(log, builds, since)
-        cpu = cpu_seconds(pid) - cpu
+        cpu = cpu_seconds_total(pid) - cpu
     finally:
         path.write_bytes(original)
     print(
-        f"{label}: {wall:.1f} s from the edit to the rebuilt site (mkdocs: {reported:.1f} s; "
-        f"CPU of the server and its build steps: {cpu:.1f} s; load average {os.getloadavg()[0]:.1f})"
+        f"{label}: {wall:.2f} s from the edit to the rebuilt site (mkdocs: {reported:.2f} s; "
+        f"CPU of the server and its build steps: {cpu:.2f} s; load average "
+        f"{os.getloadavg()[0]:.1f})",
+        flush=True,
     )
+    if timings is not None:
+        timings.append((wall, cpu))
     # the undo triggers one more rebuild: wait for it so the next edit starts from quiet
     wait_for_build(log, builds + 1, time.monotonic())
     return builds + 2
 
 
-def main(port=8123):
-    log = Path("/tmp/byhand-serve.log")
+def free_port():
+    """A port nothing listens on now (another server may be running its own benchmark)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main():
+    repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 1
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="byhand-serve-", suffix=".log")[1])
     with log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "mkdocs", "serve", "--dev-addr", f"127.0.0.1:{port}"],
@@ -74,17 +104,36 @@ def main(port=8123):
     try:
         since = time.monotonic()
         wall, _ = wait_for_build(log, 0, since)
-        print(f"first build: {wall:.1f} s")
+        print(
+            f"first build: {wall:.1f} s (CPU {cpu_seconds_total(server.pid):.1f} s; load "
+            f"average {os.getloadavg()[0]:.1f}; {os.cpu_count()} cores)",
+            flush=True,
+        )
         time.sleep(2)  # let the watcher settle
         builds = 1
         pid = server.pid
-        builds = edit(PROSE, builds, log, "prose edit (docs/testing.md)", pid)
+        timings = []
+        for i in range(repeat):
+            builds = edit(
+                PROSE, builds, log, f"prose edit {i + 1} (docs/testing.md)", pid, timings
+            )
+        if repeat > 1:
+            walls, cpus = sorted(w for w, _ in timings), sorted(c for _, c in timings)
+            print(
+                f"prose edit, median of {repeat}: {walls[repeat // 2]:.2f} s wall, "
+                f"{cpus[repeat // 2]:.2f} s CPU"
+            )
         if "--prose-only" not in sys.argv:
             builds = edit(SOURCE, builds, log, "src/ edit (src/byhand/nn/__init__.py)", pid)
             builds = edit(PROSE, builds, log, "prose edit again", pid)
     finally:
-        server.terminate()
-        server.wait()
+        server.send_signal(signal.SIGINT)  # as Ctrl-C: the server removes its site folder
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.terminate()
+            server.wait()
+        log.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import re
 import sys
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
 import markdown
 import pytest
@@ -292,3 +293,150 @@ def test_pages_are_rendered_once_only_under_serve(monkeypatch):
     serve.on_startup("build", False)  # leave the build steps uncached for the other tests
     serve._store["renders"].clear()
     serve._store["digest"] = None
+
+
+def _serving(serve, on):
+    """Caching on or off in ``_subprocess`` as the hooks import it (``serve`` imports it)."""
+    sys.modules["_subprocess"].use_cache("serve" if on else "build")
+
+
+def test_code_share_is_kept_per_page_only_under_serve(monkeypatch):
+    """Under ``serve`` a page whose HTML did not change is not parsed again; a build parses."""
+    serve, teaching = _hook("serve"), _hook("teaching")
+    parsed = []
+    share = teaching.code_share
+    monkeypatch.setattr(teaching, "code_share", lambda html: parsed.append(html) or share(html))
+    teaching.on_config({"extra": {}})
+    teaching.on_pre_build({})
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="modules/a.md"))
+    html = "<p>two words</p><pre><code>x = 1</code></pre>"
+    try:
+        for on, expected in ((False, 2), (True, 1)):
+            _serving(serve, on)
+            parsed.clear()
+            for _ in range(2):
+                teaching.on_page_content(html, page, {}, None)
+            assert len(parsed) == expected
+            assert teaching._state["pages"]["modules/a.md"]["visible_code_chars"] == 3
+        teaching.on_page_content(html + "<p>more</p>", page, {}, None)  # edited: parsed
+        assert len(parsed) == 2
+    finally:
+        _serving(serve, False)
+
+
+def test_page_template_is_filled_again_only_when_what_it_shows_changed(monkeypatch):
+    serve = _hook("serve")
+    filled = []
+
+    class Template:
+        name = "main.html"
+
+        def render(self, context):
+            filled.append(context["page"].url)
+            return f"{context['page'].title}: {context['page'].content}"
+
+    class Env:
+        def get_template(self, name):
+            return Template()
+
+    def page(content="<p>x</p>", title="A"):
+        return SimpleNamespace(url="a/", content=content, toc="", meta={}, title=title)
+
+    def nav(title="A"):
+        return SimpleNamespace(items=[SimpleNamespace(title=title, url="a/", children=None)])
+
+    try:
+        _serving(serve, False)
+        env = serve.on_env(Env(), None, None)
+        env.get_template("main.html").render({"page": page(), "nav": nav()})
+        env.get_template("main.html").render({"page": page(), "nav": nav()})
+        assert filled == ["a/", "a/"]  # mkdocs build: always filled
+        _serving(serve, True)
+        serve._store["pages"].clear()
+        env = serve.on_env(Env(), None, None)
+        shared_nav = nav()
+        outputs = [
+            env.get_template("main.html").render({"page": page(), "nav": shared_nav}),
+            env.get_template("main.html").render({"page": page(), "nav": shared_nav}),
+            env.get_template("main.html").render({"page": page("<p>y</p>"), "nav": shared_nav}),
+            env.get_template("main.html").render({"page": page("<p>y</p>"), "nav": nav("B")}),
+        ]
+        assert len(filled) == 5  # the same page once; new HTML or a new nav fill it again
+        assert outputs == ["A: <p>x</p>", "A: <p>x</p>", "A: <p>y</p>", "A: <p>y</p>"]
+    finally:
+        _serving(serve, False)
+        serve._store["pages"].clear()
+
+
+def test_verification_boxes_are_kept_with_their_warnings_under_serve(monkeypatch, caplog):
+    serve, verification = _hook("serve"), _hook("verification")
+    expanded = []
+    expand = verification._expand
+    monkeypatch.setattr(
+        verification, "_expand", lambda md, page: expanded.append(md) or expand(md, page)
+    )
+    page = SimpleNamespace(file=SimpleNamespace(src_uri="modules/a.md"))
+    markdown = "text\n<!-- byhand:checked nn.NoSuchBlock -->\n"
+    try:
+        _serving(serve, True)
+        sys.modules["_subprocess"].kept("verification").clear()
+        for _ in range(2):  # two rebuilds of the server
+            verification._state.clear()
+            empty = SimpleNamespace(output=lambda: "[]")
+            verification._state.update(step=empty, tables_step=empty)
+            assert verification.on_page_markdown(markdown, page, {}, None) == "text\n\n"
+        assert len(expanded) == 1
+        assert caplog.text.count("names no registry entry") == 2  # the warning is shown again
+    finally:
+        _serving(serve, False)
+
+
+def test_a_reused_page_registers_its_anchors_and_inventory_again():
+    """An API page converted once under ``serve`` still gives autorefs its anchors and
+    mkdocstrings its inventory entries and handler on every rebuild (else links break)."""
+    serve = _hook("serve")
+
+    class Autorefs:
+        def __init__(self):
+            self.anchors = []
+
+        def register_anchor(self, page, identifier, anchor=None, *, title=None, primary=True):
+            self.anchors.append((page, identifier, anchor, title, primary))
+
+    class Inventory:
+        def __init__(self):
+            self.entries = []
+
+        def register(self, **kwargs):
+            self.entries.append(kwargs)
+
+    class Handlers:
+        def __init__(self):
+            self._handlers, self.inventory = {}, Inventory()
+
+        def get_handler(self, name):
+            return self._handlers.setdefault(name, object())
+
+    def config():
+        strings = SimpleNamespace(_handlers=Handlers())
+        return SimpleNamespace(plugins={"autorefs": Autorefs(), "mkdocstrings": strings})
+
+    def render(page, config, files):  # what mkdocstrings does while converting an API page
+        handlers = config.plugins["mkdocstrings"]._handlers
+        handlers.get_handler("python")
+        config.plugins["autorefs"].register_anchor(page, "byhand.nn.Linear", title="Linear")
+        handlers.inventory.register(name="byhand.nn.Linear", uri="api/nn/#byhand.nn.Linear")
+
+    first, second = config(), config()
+    recorded = serve._Registrations(first).record(render, "page-1", first, None)
+    serve._Registrations(second).replay("page-2", recorded)
+    for built, page in ((first, "page-1"), (second, "page-2")):
+        assert built.plugins["autorefs"].anchors == [
+            (page, "byhand.nn.Linear", None, "Linear", True)
+        ]
+        handlers = built.plugins["mkdocstrings"]._handlers
+        assert list(handlers._handlers) == ["python"]
+        assert handlers.inventory.entries == [
+            {"name": "byhand.nn.Linear", "uri": "api/nn/#byhand.nn.Linear"}
+        ]
+    assert "register_anchor" not in vars(first.plugins["autorefs"])  # unpatched afterwards

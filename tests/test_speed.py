@@ -107,14 +107,51 @@ def test_performance_page_is_drawn_from_the_results_file(hook):
     assert "CUDA" in text and "Not measured" in text
 
 
+PAGE = "# T\n\n## Check\n\nChecked.\n\n## Pitfalls\n\nMore.\n"
+
+
+def _check_section(text):
+    return text[text.index("## Check") : text.index("## Pitfalls")]
+
+
 def test_speed_box_on_a_block_page(hook, caplog):
-    text = hook.on_page_markdown(
-        "x\n<!-- byhand:speed nn.Tanh -->\n", _page("activations/index.md"), {}, {}
+    """A page named by a results row shows its rows at the end of Check; others nothing."""
+    check = _check_section(hook.on_page_markdown(PAGE, _page("activations/index.md"), {}, {}))
+    assert '!!! info "Speed: ours / PyTorch, CPU float32"' in check
+    assert (
+        "| (1024, 1024) | forward+backward | 9.00× (" in check and "≤ 4×: **missed**" in check
     )
-    assert "(1024, 1024): 9.00× at 1 thread" in text and "../performance.md" in text
-    assert "results of 20" in text  # the date the file records
+    assert "| (1024, 1024) | forward | " in check and "../performance.md" in check
+    assert "speed-cpu-2000-01-01.json" in check and "Measured 20" in check
+    sgd = _check_section(hook.on_page_markdown(PAGE, _page("optim/sgd.md"), {}, {}))
+    assert "| step | " in sgd and "nn.Tanh" not in sgd
+    assert hook.on_page_markdown(PAGE, _page("modules/linear.md"), {}, {}) == PAGE
+    # an explicit marker places the box itself (and names the blocks); an unknown name warns
+    text = hook.on_page_markdown("x\n<!-- byhand:speed nn.Tanh -->\n", _page("a.md"), {}, {})
+    assert text.count("!!! info") == 1 and "9.00×" in text and "byhand:speed" not in text
     hook.on_page_markdown("<!-- byhand:speed nn.NoSuchBlock -->", _page("a.md"), {}, {})
     assert "no row" in caplog.text
+
+
+def test_rows_naming_a_page_the_site_lacks_warn(hook, caplog):
+    pages = [SimpleNamespace(src_uri="activations/index.md")]
+    hook.on_files(SimpleNamespace(documentation_pages=lambda: pages), {})
+    assert "rows for optim/sgd.md, a page the site does not have" in caplog.text
+    assert "activations/index.md, a page" not in caplog.text
+
+
+def test_speed_box_uses_the_newest_file_of_each_device(hook, quick_report):
+    results = sys.modules["_speed_results"].RESULTS
+    newer = json.loads(json.dumps(quick_report))
+    newer.update(quick=False, date="2999-01-01T00:00:00+00:00")
+    for row in newer["rows"]:
+        row["ratio"] = 0.5
+    (results / "speed-cpu-2999-01-01.json").write_text(json.dumps(newer))
+    newer.update(device="cuda")
+    (results / "speed-cuda-2999-01-01.json").write_text(json.dumps(newer))
+    check = _check_section(hook.on_page_markdown(PAGE, _page("activations/index.md"), {}, {}))
+    assert "9.00×" not in check and "0.50×" in check and "Measured 2999-01-01" in check
+    assert "CPU float32" in check and "CUDA float32" in check
 
 
 # A representative subset under torch.compile (aot_eager: dynamo + AOTAutograd, the same

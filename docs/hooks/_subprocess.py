@@ -7,8 +7,10 @@ Under ``mkdocs serve`` a step's result is kept in ``.cache/byhand-build/`` under
 from everything it depends on: every file of ``src/``, the files the step names (its script, the
 hooks, a notebook), its command line, the Python executable and version and every installed
 package's version. A prose edit reuses every result; an edit of ``src/`` recomputes them.
-``mkdocs build`` (and so ``make test`` and CI) never reads or writes the cache: everything it
-shows is computed by that build. ``BYHAND_BUILD_CACHE=0 mkdocs serve`` turns the cache off too.
+``kept`` holds, in memory, per-page results of the hooks (a page's code share, its links) across
+the server's rebuilds, keyed by the page's bytes. ``mkdocs build`` (and so ``make test`` and CI)
+never reads or writes the cache and keeps nothing: everything it shows is computed by that
+build. ``BYHAND_BUILD_CACHE=0 mkdocs serve`` turns the cache off too.
 """
 
 import hashlib
@@ -41,6 +43,25 @@ def use_cache(command):
 
 def caching():
     return _mode["cache"]
+
+
+def kept(name):
+    """A dict that lives across the rebuilds of one ``mkdocs serve`` (held by the mkdocs module:
+    a hook's own globals may not survive a rebuild), for results keyed by what they depend on.
+    Outside ``serve`` a new empty dict on every call: ``mkdocs build`` reuses nothing."""
+    if not caching():
+        return {}
+    import mkdocs
+
+    return mkdocs.__dict__.setdefault("_byhand_serve_store", {}).setdefault(name, {})
+
+
+def digest(*parts):
+    """A short hash of strings or bytes, to key what ``kept`` holds."""
+    hashed = hashlib.sha256()
+    for part in parts:
+        hashed.update((part if isinstance(part, bytes) else str(part).encode()) + b"\0")
+    return hashed.hexdigest()[:32]
 
 
 def _files(path):

@@ -8,8 +8,10 @@
   have, or to an ``#anchor`` its page does not define, is a warning (the strict build stops).
 """
 
+import functools
 import html
 import logging
+import os
 import posixpath
 import re
 import shutil
@@ -19,6 +21,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from _subprocess import digest, kept
 from mkdocs.exceptions import PluginError
 
 log = logging.getLogger("mkdocs.hooks.checks")
@@ -119,13 +122,17 @@ def on_page_content(html_text, page, config, files):
 
 
 def on_post_page(output, page, config):
-    dest = page.file.dest_uri
-    anchors = {html.unescape(m.group(2)) for m in ANCHOR.finditer(output)}
-    links = [(m.group(1), html.unescape(m.group(3))) for m in LINK.finditer(output)]
-    _pages[dest] = (page.file.src_uri, anchors, links)
+    # under `mkdocs serve`, a page whose HTML did not change is not scanned again
+    dest, known, key = page.file.dest_uri, kept("links"), digest(output)
+    if known.get(dest, (None,))[0] != key:
+        anchors = {html.unescape(m.group(2)) for m in ANCHOR.finditer(output)}
+        links = [(m.group(1), html.unescape(m.group(3))) for m in LINK.finditer(output)]
+        known[dest] = (key, anchors, links)
+    _pages[dest] = (page.file.src_uri, *known[dest][1:])
     return output
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a pure function of its arguments
 def _target(dest, url):
     """The site path and anchor an internal link points at; None for an external one."""
     parts = urlsplit(url)
@@ -140,9 +147,20 @@ def _target(dest, url):
     return resolved.removeprefix("./"), parts.fragment
 
 
+def _site_paths(site_dir):
+    """The files and the folders of the built site, as paths relative to it."""
+    files, folders = set(), set()
+    for folder, subfolders, names in os.walk(site_dir):
+        relative = os.path.relpath(folder, site_dir).replace(os.sep, "/")
+        prefix = "" if relative == "." else relative + "/"
+        folders.update(prefix + name for name in subfolders)
+        files.update(prefix + name for name in names)
+    return files, folders
+
+
 def broken_links(site_dir):
     """``(page, link, why)`` for every internal link of a built page that does not resolve."""
-    site = Path(site_dir)
+    site_files, site_folders = _site_paths(site_dir)
     broken = []
     for dest, (src, _, links) in _pages.items():
         for tag, url in links:
@@ -153,10 +171,9 @@ def broken_links(site_dir):
             if path.startswith("../"):
                 broken.append((src, url, "points outside the site"))
                 continue
-            file = site / path
-            if file.is_dir():
-                path, file = posixpath.join(path, "index.html"), file / "index.html"
-            if not file.is_file():
+            if path in site_folders:
+                path = posixpath.join(path, "index.html")
+            if path not in site_files:
                 broken.append((src, url, f"no file {path} in the site"))
             elif anchor and tag == "a":
                 page = _pages.get(path)

@@ -2,10 +2,11 @@
 
 The drawing runs in a child process started in ``on_pre_build`` (it overlaps the rest of the
 build) and is collected in ``on_files``. Nothing is written into docs/ and no image is committed.
-Under ``mkdocs serve`` the PNGs are cached until ``src/`` or a figure module changes.
+Under ``mkdocs serve`` the PNGs are cached until ``src/``, a figure module or a results file
+under ``benchmarks/results/`` changes.
 """
 
-from _subprocess import HOOKS, Step
+from _subprocess import HOOKS, ROOT, Step
 from mkdocs.structure.files import File
 
 _state = {}
@@ -17,7 +18,13 @@ def on_pre_build(config):
         "drawing figures (docs/hooks/draw_figures.py)",
         "docs/hooks/draw_figures.py",
         Step.OUT,
-        depends=[HOOKS / "draw_figures.py", *sorted(HOOKS.glob("fig_*.py"))],
+        # the figures drawn from committed results read benchmarks/results/ (_speed_results.py)
+        depends=[
+            HOOKS / "draw_figures.py",
+            HOOKS / "_speed_results.py",
+            *sorted(HOOKS.glob("fig_*.py")),
+            ROOT / "benchmarks" / "results",
+        ],
     )
 
 

@@ -5,8 +5,13 @@ Markers replaced in the Markdown of any page:
 * ``<!-- byhand:performance -->`` — the whole table of the newest CPU results file (per
   chapter), every miss with its profile summary, the compiled column, the ResNet-18 step and
   the CUDA status (docs/performance.md);
-* ``<!-- byhand:speed NAME -->`` — one box with NAME's rows (forward+backward, every bench
-  shape, each thread count): e.g. ``<!-- byhand:speed nn.Conv2d -->`` on the convolution page.
+* ``<!-- byhand:speed NAME ... -->`` — one box with the rows of the blocks named.
+
+Every other page whose path a results row names (its ``page`` field) gets its own box without a
+marker, at the end of its ``## Check`` section: one table per device (its newest results file), a
+line per block, shape and what is timed (forward, forward+backward, an optimizer step), a
+column per thread count (the ratio and its spread), the target and whether it is met. A page
+no row names shows nothing.
 
 Numbers come from ``benchmarks/results/*.json`` (``_speed_results.py``), written by
 ``benchmarks/run.py --save`` and friends; this hook times nothing. A NAME with no row is a
@@ -17,11 +22,13 @@ import logging
 import posixpath
 import re
 
-from _speed_results import day, latest, miss, trained_rows
+from _speed_results import day, devices, latest, miss, trained_rows
 
 log = logging.getLogger("mkdocs.hooks.performance")
 MARKER = re.compile(r"<!--\s*byhand:(performance|speed)\s*([^>]*?)\s*-->")
 PAGE = "performance.md"
+TIMED_ORDER = {"forward": 0, "forward+backward": 1, "step": 2}
+CHECK = re.compile(r"^##\s+Check\s*$", re.M)
 REGENERATE = "python benchmarks/run.py --threads 1,2 --profile --save"
 
 
@@ -188,41 +195,110 @@ def _performance(page):
     return "\n".join(out)
 
 
-def _speed_box(names, page):
-    data = latest("speed", "cpu")
-    rows = [r for r in trained_rows(data) if r["name"] in names] if data else []
-    if not rows:
-        log.warning("byhand:speed %s: no row in the CPU results file", " ".join(names))
-        return ""
-    items = []
-    for key in dict.fromkeys((r["name"], r["shape"]) for r in rows):
-        parts = [
-            f"{_x(r['ratio'])} at {_threads(r['threads'])}"
-            for r in rows
-            if (r["name"], r["shape"]) == key
-        ]
-        name = f"`{key[0]}` " if len(names) > 1 else ""
-        items.append(f"    - {name}{key[1]}: " + ", ".join(parts))
-    timed = rows[0]["timed"]
-    link = _link(page.file.src_uri, PAGE)
-    return "\n".join(
-        [
-            f'!!! info "Speed: ours / PyTorch, {timed}, CPU {data["dtype"]}"',
-            "",
-            *items,
-            "",
-            f"    Interleaved median over {rows[0]['rounds']} rounds, results of {day(data)} "
-            f"([all blocks, machine and profiles]({link})).",
-            "",
-        ]
-    )
+def _target_cell(rows):
+    """``≤ 2×: met`` / ``**missed**`` / per thread count when they differ."""
+    targets = {r["target"] for r in rows if r.get("target") is not None}
+    if not targets:
+        return "—"
+    states = {r["threads"]: "**missed**" if miss(r) else "met" for r in rows}
+    head = " / ".join(f"≤ {t:g}×" for t in sorted(targets))
+    if len(set(states.values())) == 1:
+        return f"{head}: {next(iter(states.values()))}"
+    return f"{head}: " + ", ".join(f"{s} at {_threads(n)}" for n, s in sorted(states.items()))
+
+
+def _speed_table(rows, data, page):
+    """One admonition: ``rows`` (one device's) per block, shape and what is timed, one column
+    per thread count; the ratio with its spread, the target and whether it is met."""
+    threads = sorted({r["threads"] for r in rows})
+    named = len({r["name"] for r in rows}) > 1
+    head = ["block"] * named + ["shape", "timed"] + [_threads(n) for n in threads] + ["target"]
+    align = ["---"] * (len(head) - len(threads) - 1) + ["---:"] * len(threads) + ["---"]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
+    dtypes = list(dict.fromkeys(r.get("dtype", data["dtype"]) for r in rows))
+    groups = {}  # (name, shape) in the file's order, then what is timed, then threads
+    for r in rows:
+        shape = r["shape"] + (f", {r.get('dtype')}" if len(dtypes) > 1 else "")
+        timed = groups.setdefault((r["name"], shape), {})
+        timed.setdefault(r["timed"], {})[r["threads"]] = r
+    for (name, shape), timed in groups.items():
+        for what in sorted(timed, key=lambda t: TIMED_ORDER.get(t, len(TIMED_ORDER))):
+            by_threads = timed[what]
+            cells = [f"`{name}`"] * named + [shape, what]
+            for n in threads:
+                r = by_threads.get(n)
+                cells.append(f"{_x(r['ratio'])} ({r['spread']:.2f})" if r else "—")
+            cells.append(_target_cell(list(by_threads.values())))
+            lines.append("| " + " | ".join(cells) + " |")
+    rounds = sorted({r["rounds"] for r in rows})
+    rounds = f"{rounds[0]}" if len(rounds) == 1 else f"{rounds[0]}–{rounds[-1]}"
+    body = [
+        *lines,
+        "",
+        f"Each ratio is the median of the per-round ratios over {rounds} interleaved rounds "
+        "(in brackets their spread, the interquartile range); above 1, ours is slower. "
+        f"Measured {day(data)}, `{data['file']}` ([every block, the machine and where the "
+        f"time goes in each miss]({_link(page.file.src_uri, PAGE)})).",
+    ]
+    title = f"Speed: ours / PyTorch, {data['device'].upper()} {', '.join(dtypes)}"
+    return f'!!! info "{title}"\n\n' + "\n".join(f"    {line}" if line else "" for line in body)
+
+
+def _speed_box(page, names=None):
+    """The speed tables of ``page`` (its rows, by their ``page`` field) or of ``names``, one
+    per device with a results file; "" when no file has a row for it."""
+    boxes = []
+    for device in devices("speed"):
+        data = latest("speed", device)
+        if data is None:
+            continue
+        if names is None:
+            rows = [r for r in data["rows"] if r.get("page") == page.file.src_uri]
+        else:
+            rows = [r for r in data["rows"] if r["name"] in names]
+        if rows:
+            boxes.append(_speed_table(rows, data, page))
+    return "\n\n".join(boxes)
+
+
+def _after_check(markdown, box):
+    """``markdown`` with ``box`` at the end of its ``## Check`` section (else at the end)."""
+    check = CHECK.search(markdown)
+    if check is None:
+        return markdown.rstrip("\n") + "\n\n" + box + "\n"
+    following = re.compile(r"^#{1,2}\s", re.M).search(markdown, check.end())
+    end = following.start() if following else len(markdown)
+    return markdown[:end].rstrip("\n") + "\n\n" + box + "\n\n" + markdown[end:]
 
 
 def on_page_markdown(markdown, page, config, files):
+    explicit = False
+
     def replace(match):
+        nonlocal explicit
         kind, names = match.group(1), match.group(2).split()
         if kind == "performance":
             return _performance(page)
-        return _speed_box(names, page)
+        explicit = True
+        box = _speed_box(page, names)
+        if not box:
+            log.warning("byhand:speed %s: no row in any speed results file", " ".join(names))
+        return box
 
-    return MARKER.sub(replace, markdown)
+    markdown = MARKER.sub(replace, markdown)
+    if not explicit and page.file.src_uri != PAGE:
+        box = _speed_box(page)
+        if box:
+            markdown = _after_check(markdown, box)
+    return markdown
+
+
+def on_files(files, config):
+    """A results row naming a page the site does not have would never be shown: warn."""
+    pages = {f.src_uri for f in files.documentation_pages()}
+    for device in devices("speed"):
+        data = latest("speed", device)
+        named = {r.get("page") for r in data["rows"]} if data else set()
+        for page in sorted(named - pages - {None}):
+            log.warning("%s: rows for %s, a page the site does not have", data["file"], page)
+    return files

@@ -8,7 +8,9 @@ compiled templates are kept in memory across rebuilds so a prose edit re-renders
 Under ``serve`` the Markdown rendering of each page and its search-index entries are also kept
 in memory, keyed by the page's Markdown and a digest of everything an include can read (``src/``,
 ``benchmarks/``, the hooks, ``mkdocs.yml``) and of the site's file list: after a prose edit only
-the edited page is converted and indexed again. ``mkdocs build`` never uses any of this.
+the edited page is converted and indexed again, and the theme's template fills in only the pages
+whose HTML, title, table of contents or nav changed (``_RenderOnce``). ``mkdocs build`` never uses
+any of this.
 """
 
 import copy
@@ -41,7 +43,9 @@ _templates = _MemoryBytecodeCache()
 
 ROOT = Path(__file__).resolve().parents[2]
 # Kept on the mkdocs module: the server re-imports hook files on every rebuild.
-_store = mkdocs.__dict__.setdefault("_byhand_serve_store", {"renders": {}, "search": {}})
+_store = mkdocs.__dict__.setdefault("_byhand_serve_store", {})
+for _name in ("renders", "search", "pages"):
+    _store.setdefault(_name, {})
 
 
 def _inputs_digest(files):
@@ -57,6 +61,55 @@ def _inputs_digest(files):
     return digest.hexdigest()
 
 
+class _Registrations:
+    """What converting a page registers besides its HTML, to register it again when the
+    conversion is reused: the anchors autorefs links to (mkdocstrings' headings and their
+    aliases), mkdocstrings' inventory entries (``objects.inv``) and the handlers it used
+    (whose CSS it writes). Without them a reused API page loses its cross-references."""
+
+    def __init__(self, config):
+        self.autorefs = config.plugins.get("autorefs") if config is not None else None
+        strings = config.plugins.get("mkdocstrings") if config is not None else None
+        self.handlers = getattr(strings, "_handlers", None)
+
+    def record(self, render, page, config, files):
+        """``render(page, config, files)``; returns what it registered."""
+        anchors, entries = [], []
+        targets = []
+        if self.autorefs is not None:
+            targets.append((self.autorefs, "register_anchor", anchors))
+        if self.handlers is not None:
+            targets.append((self.handlers.inventory, "register", entries))
+        for owner, name, calls in targets:
+            original = getattr(owner, name)
+
+            def recording(*args, _original=original, _calls=calls, **kwargs):
+                _calls.append((args, kwargs))
+                return _original(*args, **kwargs)
+
+            setattr(owner, name, recording)
+        seen = set(getattr(self.handlers, "_handlers", ()))
+        try:
+            render(page, config, files)
+        finally:
+            for owner, name, _ in targets:
+                delattr(owner, name)  # the class's method again
+        used = set(getattr(self.handlers, "_handlers", ())) - seen
+        anchors = [(args[1:], kwargs) for args, kwargs in anchors]  # without the page
+        return anchors, entries, sorted(used)
+
+    def replay(self, page, registered):
+        anchors, entries, used = registered
+        if self.autorefs is not None:
+            for args, kwargs in anchors:
+                self.autorefs.register_anchor(page, *args, **kwargs)
+        if self.handlers is not None:
+            for name in used:
+                self.handlers.get_handler(name)
+            for args, kwargs in entries:
+                self.handlers.inventory.register(*args, **kwargs)
+
+
 def _render_once(render):
     """``Page.render`` that reuses the last result for the same Markdown and inputs."""
 
@@ -66,14 +119,17 @@ def _render_once(render):
         key = (page.file.src_uri, hashlib.sha256(page.markdown.encode()).hexdigest())
         key += (_store.get("digest"),)
         hit = _store["renders"].get(key)
+        registrations = _Registrations(config)
         if hit is None:
-            render(page, config, files)
+            registered = registrations.record(render, page, config, files)
             links = {f.src_uri: v for f, v in (page.links_to_anchors or {}).items()}
             hit = (page.content, page.toc, page._title_from_render, page.present_anchor_ids)
-            _store["renders"][key] = hit = (*hit, links)
+            _store["renders"][key] = hit = (*hit, links, registered)
             return None
-        page.content, page.toc, page._title_from_render, page.present_anchor_ids, links = hit
+        page.content, page.toc, page._title_from_render, page.present_anchor_ids = hit[:4]
+        links, registered = hit[4:]
         page.links_to_anchors = {files.get_file_from_path(uri): v for uri, v in links.items()}
+        registrations.replay(page, registered)
         return None
 
     render_cached.byhand_cached = True
@@ -100,6 +156,54 @@ def _index_once(add_entry):
     return add_entry_cached
 
 
+def _nav_lines(items, depth=0):
+    """Every nav entry's kind, title and URL, indented: what the sidebar and footer show."""
+    for item in items:
+        url = getattr(item, "url", "")
+        yield f"{'  ' * depth}{type(item).__name__} {item.title!r} {url}"
+        yield from _nav_lines(getattr(item, "children", None) or [], depth + 1)
+
+
+class _RenderOnce:
+    """A page template that renders a page again only when what it shows changed.
+
+    A page's HTML file is the theme template filled with the page (its HTML, table of contents,
+    title, metadata, URL) and the nav (every title and URL); the rest comes from mkdocs.yml
+    (in ``_inputs_digest``) and the installed theme (fixed while the server runs). The key holds
+    all of it, so a prose edit fills the edited page again (every page, if its title, hence the
+    nav, changed).
+    """
+
+    def __init__(self, template):
+        self.template = template
+
+    def __getattr__(self, name):
+        return getattr(self.template, name)
+
+    def render(self, context):
+        page = context.get("page")
+        if page is None or context.get("nav") is None:
+            return self.template.render(context)
+        nav = context["nav"]
+        if _store.get("nav") is None or _store["nav"][0] is not nav:
+            _store["nav"] = (nav, "\n".join(_nav_lines(nav.items)))
+        key = (
+            self.template.name,
+            page.url,
+            hashlib.sha256(page.content.encode()).hexdigest(),
+            str(page.toc),
+            repr(page.meta),
+            page.title,
+            context.get("base_url"),
+            _store["nav"][1],
+            _store.get("digest"),
+        )
+        hit = _store["pages"].get(page.url)
+        if hit is None or hit[0] != key:
+            hit = _store["pages"][page.url] = (key, self.template.render(context))
+        return hit[1]
+
+
 def on_startup(command, dirty):
     use_cache(command)
     if command != "serve":
@@ -123,4 +227,6 @@ def on_files(files, config):
 def on_env(env, config, files):
     if caching():
         env.bytecode_cache = _templates
+        get_template = env.get_template
+        env.get_template = lambda *args, **kwargs: _RenderOnce(get_template(*args, **kwargs))
     return env

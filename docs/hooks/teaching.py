@@ -25,6 +25,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from _subprocess import digest, kept
+
 log = logging.getLogger("mkdocs.hooks.teaching")
 TEACHING = (
     "modules/",
@@ -84,36 +86,55 @@ def external_links(text):
 
 # --- HTML: visible code share -------------------------------------------------------------------
 class _Share(html.parser.HTMLParser):
-    """Counts non-blank characters of text and of ``<pre>`` code, outside closed ``<details>``."""
+    """Counts non-blank characters of text and of ``<pre>`` code, outside closed ``<details>``.
+
+    The open elements are kept on a stack; counters of the open ``script``/``style``, ``pre``
+    and closed ``details`` among them answer "am I inside one" without walking the stack."""
 
     VOID = {"br", "img", "hr", "input", "meta", "link", "source", "wbr", "col", "area"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.stack, self.text, self.code, self.hidden_code = [], 0, 0, 0
+        self.inside = {"skip": 0, "pre": 0, "closed": 0}
+
+    def _kinds(self, tag, closed):
+        if tag in ("script", "style"):
+            yield "skip"
+        elif tag == "pre":
+            yield "pre"
+        if closed:
+            yield "closed"
 
     def handle_starttag(self, tag, attrs):
         if tag in self.VOID:
             return
         closed = tag == "details" and not any(name == "open" for name, _ in attrs)
         self.stack.append((tag, closed))
+        for kind in self._kinds(tag, closed):
+            self.inside[kind] += 1
 
     def handle_endtag(self, tag):
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i][0] == tag:
+                for open_tag, closed in self.stack[i:]:
+                    for kind in self._kinds(open_tag, closed):
+                        self.inside[kind] -= 1
                 del self.stack[i:]
                 return
 
     def handle_data(self, data):
-        count = len("".join(data.split()))
-        if not count or any(tag in ("script", "style") for tag, _ in self.stack):
+        inside = self.inside
+        if inside["skip"]:
             return
-        in_code = any(tag == "pre" for tag, _ in self.stack)
-        if any(closed for _, closed in self.stack):
-            self.hidden_code += count if in_code else 0
+        count = len("".join(data.split()))
+        if not count:
+            return
+        if inside["closed"]:
+            self.hidden_code += count if inside["pre"] else 0
             return
         self.text += count
-        self.code += count if in_code else 0
+        self.code += count if inside["pre"] else 0
 
 
 def code_share(html_text):
@@ -208,7 +229,11 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def on_page_content(html_text, page, config, files):
-    code, text, folded = code_share(html_text)
+    # under `mkdocs serve`, a page whose HTML did not change is not parsed again
+    known, key = kept("code-share"), digest(html_text)
+    if known.get(page.file.src_uri, (None,))[0] != key:
+        known[page.file.src_uri] = (key, code_share(html_text))
+    code, text, folded = known[page.file.src_uri][1]
     _state["pages"][page.file.src_uri] = {
         "teaching": is_teaching(page.file.src_uri),
         "visible_code_chars": code,

@@ -16,7 +16,8 @@ markers:
 
 Every number in those tables comes from those runs. A failing check or input, an unknown NAME,
 or a registry entry whose page carries no box is a warning, and the strict build stops on it.
-Under ``mkdocs serve`` both runs are cached until ``src/`` changes (``_subprocess``).
+Under ``mkdocs serve`` both runs are cached until ``src/`` changes (``_subprocess``), and a page
+is expanded again only when its Markdown, the results or the pages' titles changed.
 """
 
 import json
@@ -25,7 +26,7 @@ import platform
 import re
 from pathlib import Path
 
-from _subprocess import Step
+from _subprocess import Step, caching, digest, kept
 
 from byhand.export import is_block
 
@@ -412,9 +413,7 @@ def _relative_link(from_uri, to_uri):
     return "../" * depth + to_uri
 
 
-def on_page_markdown(markdown, page, config, files):
-    if "byhand:" not in markdown:
-        return markdown
+def _expand(markdown, page):
     results = _results()
 
     def replace(match):
@@ -430,6 +429,46 @@ def on_page_markdown(markdown, page, config, files):
         return _box(arg, results, page.file.src_uri)
 
     return MARKER.sub(replace, markdown)
+
+
+class _Recorder(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def on_page_markdown(markdown, page, config, files):
+    """The markers expanded; under ``mkdocs serve`` a page whose Markdown, measured results
+    and page titles did not change is given its last expansion (and its warnings) again."""
+    if "byhand:" not in markdown:
+        return markdown
+    if not caching():
+        return _expand(markdown, page)
+    _results()
+    if "inputs" not in _state:
+        titles = sorted(_state.get("titles", {}).items())
+        _state["inputs"] = digest(
+            _state["step"].output(), _state["tables_step"].output(), titles
+        )
+    known, key = kept("verification"), digest(markdown, _state["inputs"])
+    if known.get(page.file.src_uri, (None,))[0] != key:
+        recorder = _Recorder()
+        log.addHandler(recorder)
+        try:
+            before = set(_state["boxed"])
+            expanded = _expand(markdown, page)
+        finally:
+            log.removeHandler(recorder)
+        known[page.file.src_uri] = (key, expanded, _state["boxed"] - before, recorder.records)
+        return expanded
+    _, expanded, boxed, records = known[page.file.src_uri]
+    _state["boxed"].update(boxed)
+    for record in records:
+        log.handle(record)
+    return expanded
 
 
 def on_post_build(config):
