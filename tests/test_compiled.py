@@ -53,3 +53,22 @@ def test_temporal_softmax_loss_gradient_compiled_is_float64_exact():
     assert np.asarray(c_dx).dtype == np.float64
     np.testing.assert_allclose(np.asarray(c_dx), dx, rtol=1e-14, atol=1e-16)
     np.testing.assert_allclose(float(c_loss), loss, rtol=1e-14)
+
+
+def _breaks(module, *inputs):
+    explained = torch._dynamo.explain(module)(*inputs)
+    return explained.graph_break_count, [str(b.reason)[:120] for b in explained.break_reasons]
+
+
+def test_blocks_that_read_values_to_check_them_do_not_break_the_graph():
+    """Eager, these check their indices and targets (reading tensor values: a graph break);
+    compiled, they leave it to the indexing's own bounds check, as PyTorch's blocks do."""
+    import byhand
+
+    x, target = torch.randn(4, 5), torch.tensor([0, 3, 1, 4])
+    assert _breaks(byhand.nn.CrossEntropyLoss(), x, target) == (0, [])
+    assert _breaks(byhand.nn.Embedding(6, 3), torch.tensor([[1, 5], [0, 2]])) == (0, [])
+    # adaptive windows of 7 rows into 3 (lengths 3, 3, 3) and 5 columns into 2 (3, 3)
+    assert _breaks(byhand.nn.AdaptiveMaxPool2d((3, 2)), torch.randn(1, 2, 7, 5)) == (0, [])
+    with pytest.raises(IndexError, match="out of range"):  # eager still names the bad one
+        byhand.nn.CrossEntropyLoss()(x, torch.tensor([0, 3, 1, 5]))
