@@ -1,7 +1,8 @@
 """Every module block under ``torch.compile`` against eager, saved for the Performance page.
 
     python benchmarks/compiled.py [--only SUBSTRING] [--backend inductor|aot_eager]
-                                  [--save [PATH]]
+                                  [--dtype float64|float32] [--compile-threads N]
+                                  [--budget-s SECONDS] [--save [PATH]]
 
 The checks are ``python -m byhand.verify --compiled`` (``byhand.verify.compiled``): each
 module entry's first case compiled with Inductor, compared with eager (forward, gradients,
@@ -11,6 +12,13 @@ PyTorch's twin. ``--save`` writes them with the machine and the command to
 (tens of minutes on two cores): the test suite compiles a few. ``--backend aot_eager`` traces
 the same graphs (same breaks, same AOTAutograd backward) without Inductor's code generation: a
 quicker full run.
+
+A full float64 run saves as ``compiled-cpu-<date>.json`` (the Performance page's table); a run
+restricted by ``--only`` or in another dtype saves as ``compiled-<backend>-<dtype>-cpu-
+<date>.json``, which the page's newest-full-run rule does not pick up. ``--compile-threads``
+sets Inductor's ``compile_threads`` (its parallel code-generation workers; 1 on a shared
+machine). ``--budget-s``: start no block after that many seconds; the file lists the blocks
+not run under ``not_run``.
 """
 
 import argparse
@@ -33,6 +41,9 @@ def main(argv=None):
     )
     parser.add_argument("--only", default=None, metavar="SUBSTRING")
     parser.add_argument("--backend", default="inductor", choices=("inductor", "aot_eager"))
+    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument("--compile-threads", type=int, default=None, metavar="N")
+    parser.add_argument("--budget-s", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--save", nargs="?", const="auto", default=None, metavar="PATH")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "benchmarks/compiled.py", *(argv or sys.argv[1:])])
@@ -44,7 +55,17 @@ def main(argv=None):
         print(f"{r.name:44} graphs {r.graphs} breaks {r.breaks} (PyTorch's "
               f"{r.theirs_breaks})  {r.compile_s:6.1f} s  {status}", flush=True)  # fmt: skip
 
-    results = run_compiled(REGISTRY, "cpu", torch.float64, args.only, progress, args.backend)
+    if args.compile_threads is not None:
+        import torch._inductor.config as inductor_config
+
+        if args.compile_threads < 1:
+            parser.error(f"--compile-threads expects N >= 1, got {args.compile_threads}")
+        inductor_config.compile_threads = args.compile_threads
+    dtype = getattr(torch, args.dtype)
+    not_run = []
+    results = run_compiled(
+        REGISTRY, "cpu", dtype, args.only, progress, args.backend, args.budget_s, not_run
+    )
     if not results:
         print(f"{parser.prog}: error: no module entry matches --only {args.only!r}",
               file=sys.stderr)  # fmt: skip
@@ -55,14 +76,20 @@ def main(argv=None):
         "date": started.isoformat(timespec="seconds"),
         "duration_s": round((finished - started).total_seconds(), 1),
         **environment("cpu", [torch.get_num_threads()], command),
-        "dtype": "float64",
+        "dtype": args.dtype,
         "backend": args.backend,
+        "compile_threads": args.compile_threads,
+        "only": args.only,
+        "budget_s": args.budget_s,
+        "not_run": not_run,
         "load_average_start": load_start,
         "load_average_end": load_average(),
         "results": [r.to_dict() for r in results],
     }
     if args.save:
-        save_report(report, args.save, "compiled-cpu")
+        subset = args.only is not None or args.dtype != "float64" or not_run
+        name = f"compiled-{args.backend}-{args.dtype}-cpu" if subset else "compiled-cpu"
+        save_report(report, args.save, name)
     return 1 if any(not r.passed for r in results) else 0
 
 

@@ -6,6 +6,7 @@ Runs use ``--threads 1``: on a busy 2-core machine, torch's 2 threads per proces
 25x slower (200 ms against 8 ms).
 """
 
+import contextlib
 import gzip
 import json
 import math
@@ -49,6 +50,56 @@ def read_metrics(out):
 
 def child_env():
     return dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+
+
+def descendants(pid):
+    """Every live process below ``pid`` (Linux ``/proc``; elsewhere none are found)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+@contextlib.contextmanager
+def process_group(command, **options):
+    """``Popen(command)`` in a process group of its own, killed whole on the way out (also on
+    a timeout, a failed assertion or Ctrl-C). torchrun starts each worker in a session of its
+    own, so they are found by parentage and killed one by one too, after SIGTERM has given
+    torchrun a chance to stop them itself."""
+    child = subprocess.Popen(command, start_new_session=True, **options)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            below = descendants(child.pid)
+            os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            for pid in [*below, *descendants(child.pid)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # the group's id is the child's pid
+        child.wait()
+
+
+def run_in_group(command, timeout, **options):
+    """``subprocess.run(command, capture_output=True, text=True)`` in its own process group."""
+    with process_group(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       **options) as child:  # fmt: skip
+        stdout, stderr = child.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(command, child.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -300,29 +351,27 @@ def test_sigkill_mid_epoch_then_resume_is_bit_for_bit(tmp_path, capsys):
     assert not torch.are_deterministic_algorithms_enabled()  # the run put the setting back
 
     killed = tmp_path / "killed"
-    child = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "_slow_train.py"), *args, "--out", str(killed)],
-        env=child_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    position = (0, 0)
-    while position < (1, 10) and child.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        if (killed / "checkpoint-last.pt").exists():
-            blob = checkpoint.load_checkpoint(killed / "checkpoint-last.pt")
-            position = (blob["epoch"], blob["step"])
-    child.send_signal(signal.SIGKILL)
-    assert child.wait() == -signal.SIGKILL
+    slow = [sys.executable, str(ROOT / "tests" / "_slow_train.py"), *args, "--out", str(killed)]
+    with process_group(
+        slow, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as child:
+        deadline = time.monotonic() + 120
+        position = (0, 0)
+        while position < (1, 10) and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if (killed / "checkpoint-last.pt").exists():
+                blob = checkpoint.load_checkpoint(killed / "checkpoint-last.pt")
+                position = (blob["epoch"], blob["step"])
+        child.send_signal(signal.SIGKILL)
+        assert child.wait() == -signal.SIGKILL
     assert not (killed / "model-final.pt").exists()
     blob = checkpoint.load_checkpoint(killed / "checkpoint-last.pt")
     assert blob["epoch"] == 1 and blob["step"] > 0  # killed in the middle of the second epoch
 
-    resumed = subprocess.run(
+    resumed = run_in_group(
         [sys.executable, "-m", "byhand", "train", *args, "--out", str(killed), "--resume"],
+        timeout=300,
         env=child_env(),
-        capture_output=True,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert (killed / "model-final.pt").read_bytes() == (
@@ -386,8 +435,9 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
 
 # --- torchrun: two processes on the CPU (gloo) ------------------------------------------------
 def torchrun(out, runs):
-    """``torchrun --nproc_per_node=2 tests/_torchrun_train.py OUT NAME:ARGS ...`` (gloo)."""
-    return subprocess.run(
+    """``torchrun --nproc_per_node=2 tests/_torchrun_train.py OUT NAME:ARGS ...`` (gloo), in a
+    process group of its own: the workers die with it on a timeout or an interruption."""
+    return run_in_group(
         [
             sys.executable,
             "-m",
@@ -398,10 +448,8 @@ def torchrun(out, runs):
             str(out),
             *(f"{name}:{args}" for name, args in runs.items()),
         ],
-        env=dict(child_env(), OMP_NUM_THREADS="1"),
-        capture_output=True,
-        text=True,
         timeout=300,
+        env=dict(child_env(), OMP_NUM_THREADS="1"),
     )
 
 
@@ -477,3 +525,50 @@ def test_torchrun_usage_error_is_printed_once_and_sync_bn_does_not_warn(torchrun
     assert (torchrun_runs / "two" / "usage-error.code").read_text() == "2"
     assert log.count("byhand train: error: --momentum expects a finite number >= 0") == 1
     assert "FutureWarning" not in log
+
+
+def _alive(pid):
+    """Running (not exited, not a zombie waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_an_interrupted_child_takes_its_own_session_grandchildren_with_it(tmp_path):
+    """As torchrun's workers: a grandchild in a session of its own outlives a killed child
+    unless the cleanup finds it."""
+    pidfile = tmp_path / "pid"
+    code = (
+        "import subprocess, time; p = subprocess.Popen(['sleep', '120'], "
+        f"start_new_session=True); open({str(pidfile)!r}, 'w').write(str(p.pid)); "
+        "time.sleep(120)"
+    )
+    with pytest.raises(KeyboardInterrupt):
+        with process_group([sys.executable, "-c", code]):
+            deadline = time.monotonic() + 60
+            while not pidfile.exists() or not pidfile.read_text():
+                assert time.monotonic() < deadline, "the child never started its grandchild"
+                time.sleep(0.05)
+            grandchild = int(pidfile.read_text())
+            assert _alive(grandchild)
+            raise KeyboardInterrupt  # as Ctrl-C in the middle of a test
+    deadline = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+@pytest.mark.parametrize(
+    "sample, came",
+    [((["0.5", "1.0"], 1), "tuple of 2: list, int"), ((1.0, 2.0, 1), "tuple of 3: float")],
+)
+def test_fit_refuses_samples_it_cannot_batch_up_front(sample, came):
+    model = torch.nn.Linear(2, 3)
+    with pytest.raises(loop.UsageError, match=rf"train_data\[0\] should be a pair .*{came}"):
+        loop.fit(
+            model, [sample] * 4, loss=torch.nn.CrossEntropyLoss(), epochs=1, batch_size=2,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), device="cpu",
+            progress=False,
+        )  # fmt: skip

@@ -10,6 +10,7 @@ __all__ = [
     "conv_output_size",
     "conv_forward_naive",
     "conv_backward_naive",
+    "strided_view",
     "im2col_view",
     "conv_forward_fast",
     "conv_backward_fast",
@@ -74,17 +75,26 @@ def conv_backward_naive(dout, cache):
 
 
 # --8<-- [start:conv_fast]
+def strided_view(a, shape, strides):
+    """A read-only view of C-contiguous ``a``'s memory, any shape and strides (bytes): no copy.
+
+    ``np.ndarray`` over ``a``'s buffer rather than ``np.lib.stride_tricks.as_strided``, which
+    ``torch.compile`` cannot trace through (it stops with an AssertionError, torch 2.13) while
+    this makes it fall back to NumPy, so the compiled result is the eager one.
+    """
+    view = np.ndarray(shape, a.dtype, buffer=a, strides=strides)
+    view.flags.writeable = False  # windows overlap: a write through one would change many
+    return view
+
+
 def im2col_view(x_pad, HH, WW, stride, Ho, Wo):
     """A strided view (C, HH, WW, N, Ho, Wo) of x_pad (N, C, Hp, Wp), no copy:
     view[c, p, q, n, i, j] = x_pad[n, c, i·stride + p, j·stride + q]."""
+    x_pad = np.ascontiguousarray(x_pad)
     sN, sC, sH, sW = x_pad.strides
     N, C = x_pad.shape[:2]
-    return np.lib.stride_tricks.as_strided(
-        x_pad,
-        shape=(C, HH, WW, N, Ho, Wo),
-        strides=(sC, sH, sW, sN, stride * sH, stride * sW),
-        writeable=False,
-    )
+    shape = (C, HH, WW, N, Ho, Wo)
+    return strided_view(x_pad, shape, (sC, sH, sW, sN, stride * sH, stride * sW))
 
 
 def conv_forward_fast(x, w, b, stride=1, pad=0):

@@ -57,7 +57,8 @@ def temporal_softmax_loss(x, y, mask):
     loss = -(flat_mask * log_probs[np.arange(N * T), flat_y]).sum() / N
     dx = np.exp(log_probs)
     dx[np.arange(N * T), flat_y] -= 1
-    dx *= flat_mask[:, None] / N
+    dx *= flat_mask[:, None]  # not `mask / N`: under torch.compile bool / int is float32
+    dx /= N
     return loss, dx.reshape(N, T, V)
 
 

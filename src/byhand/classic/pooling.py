@@ -7,6 +7,8 @@ PyTorch; a mask ``window == max`` would send it to every tied element.
 
 import numpy as np
 
+from byhand.classic.conv import strided_view
+
 __all__ = [
     "max_pool_forward_naive",
     "max_pool_backward_naive",
@@ -67,13 +69,10 @@ def max_pool_forward_fast(x, pool_height=2, pool_width=2, stride=2):
     if tiles:  # the windows tile the input: a reshape, no strided view
         windows = x.reshape(N, C, Ho, pool_height, Wo, pool_width).transpose(0, 1, 2, 4, 3, 5)
     else:
+        x = np.ascontiguousarray(x)
         sN, sC, sH, sW = x.strides
-        windows = np.lib.stride_tricks.as_strided(
-            x,
-            shape=(N, C, Ho, Wo, pool_height, pool_width),
-            strides=(sN, sC, stride * sH, stride * sW, sH, sW),
-            writeable=False,
-        )
+        shape = (N, C, Ho, Wo, pool_height, pool_width)
+        windows = strided_view(x, shape, (sN, sC, stride * sH, stride * sW, sH, sW))
     windows = windows.reshape(N, C, Ho, Wo, pool_height * pool_width)
     argmax = windows.argmax(axis=-1)
     out = np.take_along_axis(windows, argmax[..., None], axis=-1)[..., 0]

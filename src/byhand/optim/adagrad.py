@@ -11,6 +11,7 @@ from byhand.optim.optimizer import (
     Optimizer,
     check_at_least,
     check_lr,
+    check_sparse_decay,
     decline,
     new_step,
 )
@@ -25,11 +26,24 @@ def adagrad_loop(params, grads, states, *, lr, lr_decay, weight_decay, eps, maxi
         g = -g if maximize else g
         state["step"] += 1
         t = state["step"].item()
+        check_sparse_decay("Adagrad", g, weight_decay)  # p would make g dense
         if weight_decay != 0:
             g = g + weight_decay * p
         clr = lr / (1 + (t - 1) * lr_decay)
+        if g.is_sparse:
+            _sparse_step(p, g, state["sum"], clr, eps)
+            continue
         total = state["sum"].addcmul_(g, g, value=1)  # G ← G + g²
         p.addcdiv_(g, total.sqrt().add_(eps), value=-clr)  # p ← p - η_t g / (√G + ε)
+
+
+def _sparse_step(p, g, total, clr, eps):
+    """The same step on the rows a sparse ``g`` holds (an embedding's looked-up rows)."""
+    g = g.coalesce()  # repeated indices summed first: g² of the sum, not a sum of squares
+    indices, values = g.indices(), g.values()
+    total.add_(torch.sparse_coo_tensor(indices, values * values, g.shape))
+    root = total.sparse_mask(g).values().sqrt_().add_(eps)
+    p.add_(torch.sparse_coo_tensor(indices, values / root, g.shape), alpha=-clr)
 
 
 # --8<-- [end:adagrad_loop]
@@ -78,6 +92,7 @@ class Adagrad(Optimizer):
     update_loop = staticmethod(adagrad_loop)
     update_foreach = staticmethod(adagrad_foreach)
     update_options = ("lr_decay", "weight_decay", "eps", "maximize")
+    sparse_grads = True  # a sparse gradient updates its rows only (not with weight_decay)
 
     def _state(self, p, group):
         state = self.state[p]

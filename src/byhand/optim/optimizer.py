@@ -24,6 +24,7 @@ class Optimizer(torch.optim.Optimizer):
     update_loop = update_foreach = None
     update_options = ()  # the group's entries the update takes besides lr (betas: beta1, beta2)
     real_view = True  # complex parameters through view_as_real (SGD: False, it needs none)
+    sparse_grads = False  # True: sparse gradients accepted (SGD, Adagrad), taken by the loop
 
     def _options(self, group):
         """The update's keyword arguments from ``group``; ``betas`` split into two."""
@@ -37,24 +38,31 @@ class Optimizer(torch.optim.Optimizer):
         """Update every parameter that has a gradient; ``closure`` re-evaluates the loss."""
         loss = evaluate(closure)
         for group in self.param_groups:
-            params, grads = with_grads(type(self).__name__, group)
+            params, grads = with_grads(type(self).__name__, group, self.sparse_grads)
             if not params:
                 continue
             states = [self._state(p, group) for p in params]
+            dense = [not g.is_sparse for g in grads]  # a sparse one: as it is, by the loop
             if self.real_view:
-                states, params, grads = _real_states(states), _real(params), _real(grads)
-            update = self.update_foreach if vectorised(group) else self.update_loop
+                states, params = _real_states(states, dense), _real(params, dense)
+                grads = _real(grads, dense)
+            # the _foreach_* ops take no sparse tensor: a sparse gradient takes the loop
+            vector = vectorised(group) and all(dense)
+            update = self.update_foreach if vector else self.update_loop
             # a tensor lr (PyTorch allows one) is used through its value, as PyTorch does
             update(params, grads, states, lr=float(group["lr"]), **self._options(group))
         return loss
 
 
-def _real(tensors):
-    return [torch.view_as_real(t) if t.is_complex() else t for t in tensors]
+def _real(tensors, dense):
+    """Complex tensors as real views, except where the gradient is sparse (``dense`` False)."""
+    return [
+        torch.view_as_real(t) if t.is_complex() and d else t for t, d in zip(tensors, dense)
+    ]
 
 
-def _real_states(states):
-    return [_real_state(state) for state in states]
+def _real_states(states, dense):
+    return [_real_state(state) if d else state for state, d in zip(states, dense)]
 
 
 def _real_state(state):
@@ -126,13 +134,14 @@ def new_step():
     return torch.tensor(0.0, dtype=scalar_dtype())
 
 
-def with_grads(name, group):
-    """``(params, grads)`` of a group's parameters that have a gradient; sparse ones raise."""
+def with_grads(name, group, sparse_grads=False):
+    """``(params, grads)`` of a group's parameters that have a gradient; a sparse gradient
+    raises unless ``sparse_grads`` (as PyTorch's Adam and friends raise a RuntimeError)."""
     params, grads = [], []
     for p in group["params"]:
         if p.grad is None:
             continue
-        if p.grad.is_sparse:
+        if p.grad.is_sparse and not sparse_grads:
             raise RuntimeError(
                 f"byhand {name} does not support sparse gradients (parameter of shape "
                 f"{tuple(p.shape)} has a sparse .grad); use a dense gradient"
@@ -140,6 +149,15 @@ def with_grads(name, group):
         params.append(p)
         grads.append(p.grad)
     return params, grads
+
+
+def check_sparse_decay(name, grad, weight_decay):
+    """Weight decay would make a sparse gradient dense: refused, as PyTorch does."""
+    if weight_decay != 0 and grad.is_sparse:
+        raise RuntimeError(
+            f"{name}: weight_decay option is not compatible with sparse gradients (got "
+            f"weight_decay={weight_decay}); use weight_decay=0 or a dense gradient"
+        )
 
 
 def vectorised(group):

@@ -8,7 +8,7 @@ stored under PyTorch's key (``momentum_buffer``), so state_dicts load both ways.
 
 import torch
 
-from byhand.optim.optimizer import Optimizer, check_lr, decline
+from byhand.optim.optimizer import Optimizer, check_lr, check_sparse_decay, decline
 
 __all__ = ["SGD"]
 
@@ -19,6 +19,7 @@ def sgd_loop(params, grads, states, *, lr, momentum, dampening, weight_decay, ne
     """One SGD step, parameter by parameter."""
     for p, g, state in zip(params, grads, states):
         g = -g if maximize else g
+        check_sparse_decay("SGD", g, weight_decay)  # p would make g dense
         if weight_decay != 0:
             g = g + weight_decay * p
         if momentum != 0:
@@ -109,6 +110,7 @@ class SGD(Optimizer):
     update_loop, update_foreach = staticmethod(sgd_loop), staticmethod(sgd_foreach)
     update_options = ("momentum", "dampening", "weight_decay", "nesterov", "maximize")
     real_view = False  # every SGD operation is linear: complex tensors take it as they are
+    sparse_grads = True  # each operation above takes a sparse g (the buffer is then sparse)
 
     def _state(self, p, group):
         return self.state[p]  # the momentum buffer is made on the first step, from g

@@ -25,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -316,12 +317,42 @@ def _dataset(data, what):
     )
 
 
+def _check_pairs(dataset, what):
+    """For the default ``batch_fn``: ``dataset[0]`` must be ``(inputs, targets)`` that batching
+    turns into tensors (tensors, NumPy arrays or numbers); anything else is refused up front
+    rather than failing inside the first step."""
+    if dataset is None or not hasattr(dataset, "__getitem__") or len(dataset) == 0:
+        return
+    sample = dataset[0]
+
+    def batchable(item):
+        if isinstance(item, (np.ndarray, np.generic)):
+            return item.dtype.kind in "biuf"
+        return torch.is_tensor(item) or isinstance(item, (int, float))
+
+    if isinstance(sample, (tuple, list)) and len(sample) == 2 and all(map(batchable, sample)):
+        return
+    if isinstance(sample, (tuple, list)):
+        came = f"{type(sample).__name__} of {len(sample)}: "
+        came += ", ".join(type(item).__name__ for item in sample)
+    else:
+        came = type(sample).__name__
+    raise UsageError(
+        f"{what}[0] should be a pair (inputs, targets) of tensors, NumPy arrays or numbers "
+        f"(the default batch_fn, classify), got {came}; convert them (torch.tensor(...)), "
+        "or pass a batch_fn (and a collate_fn) that takes such samples"
+    )
+
+
 def _setup(model, train_data, val_data, loss_fn, optimizer, scheduler, batch_fn, out, resume,
            overwrite, device, run, channels_last, compile, sync_bn, workers, augment,
            collate_fn, settings):  # fmt: skip
     """Everything before the first step: folders, data, model, optimizer, schedule, state."""
     train_set = _dataset(train_data, "train_data")
     val_set = _dataset(val_data, "val_data")
+    if batch_fn is None and collate_fn is None:
+        _check_pairs(train_set, "train_data")
+        _check_pairs(val_set, "val_data")
     batch_size = settings["batch_size"]
     if batch_size % run.world_size:
         raise UsageError(

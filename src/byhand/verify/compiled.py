@@ -195,12 +195,28 @@ def check_compiled(
 
 
 def run_compiled(
-    entries, device="cpu", dtype=torch.float64, only=None, progress=None, backend="inductor"
+    entries,
+    device="cpu",
+    dtype=torch.float64,
+    only=None,
+    progress=None,
+    backend="inductor",
+    budget_s=None,
+    skipped=None,
 ):
-    """``check_compiled`` for every module entry whose name contains ``only``."""
+    """``check_compiled`` for every module entry whose name contains ``only``.
+
+    ``budget_s``: start no entry after that many seconds; the names not run are appended to
+    ``skipped`` (a list) when one is given.
+    """
     results = []
+    started = time.monotonic()
     for entry in entries:
         if not isinstance(entry, ModulePair) or (only and only not in entry.name):
+            continue
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            if skipped is not None:
+                skipped.append(entry.name)
             continue
         result = check_compiled(entry, device, dtype, backend=backend)
         results.append(result)

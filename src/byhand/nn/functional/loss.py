@@ -3,6 +3,7 @@
 import warnings
 
 import torch
+from torch.compiler import is_compiling as compiling
 
 from byhand.nn.functional.activation import (
     expect_floating,
@@ -178,7 +179,8 @@ def _class_indices(name, input, target, weight, ignore_index):
         )
     keep = target != ignore_index
     safe_target = torch.where(keep, target, torch.zeros_like(target))
-    if bool(((safe_target < 0) | (safe_target >= num_classes)).any()):
+    # reading values breaks a compiled graph: compiled, the indexing's own bounds check stays
+    if not compiling() and bool(((safe_target < 0) | (safe_target >= num_classes)).any()):
         bad = target[keep & ((target < 0) | (target >= num_classes))][0].item()
         raise IndexError(f"{name} target {bad} is out of range for {num_classes} classes")
     if weight is None:
@@ -346,7 +348,7 @@ def binary_cross_entropy(
     check_floating("binary_cross_entropy", input, target)
     for label, values in (("input", input), ("target", target)):
         outside = ~((values >= 0) & (values <= 1))  # NaN is outside too
-        if bool(outside.any()):
+        if not compiling() and bool(outside.any()):  # eager only: no graph break
             raise RuntimeError(
                 f"binary_cross_entropy expects {label} probabilities in [0, 1], got "
                 f"{values[outside][0].item()}"
@@ -488,7 +490,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 def _check_targets(name, target, allowed):
     """``target`` holds only ``allowed`` values (e.g. ``(1, -1)``)."""
     bad = ~sum((target == value) for value in allowed).bool()
-    if bool(bad.any()):
+    if not compiling() and bool(bad.any()):  # eager only: no graph break
         raise ValueError(
             f"{name} expects target values in {allowed}, got {target[bad][0].item()}"
         )

@@ -233,6 +233,15 @@ def adaptive_windows(size, output_size, device=None):
     return start, end
 
 
+def longest_window(size, output_size):
+    """The longest of ``adaptive_windows``' lengths, from the sizes alone (a Python int: no
+    tensor read, so no graph break under ``torch.compile``)."""
+    return max(
+        ((i + 1) * size + output_size - 1) // output_size - i * size // output_size
+        for i in range(output_size)
+    )
+
+
 def _adaptive_sizes(input, output_size, name):
     batched = _batched(input, name)
     sizes = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
@@ -267,7 +276,7 @@ def adaptive_avg_pool2d(input, output_size):
         for axis, length in enumerate(sizes):
             dim = 2 + axis
             start, end = adaptive_windows(batched.shape[dim], length, input.device)
-            longest = int((end - start).max()) if length else 0
+            longest = longest_window(batched.shape[dim], length) if length else 0
             index = start.view(-1, 1) + torch.arange(longest, device=input.device)
             inside = index < end.view(-1, 1)  # (length, longest)
             index = torch.where(inside, index, start.view(-1, 1))
@@ -297,7 +306,7 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     index = []
     for axis, out in enumerate(sizes):
         start, end = adaptive_windows(batched.shape[2 + axis], out, input.device)
-        longest = int((end - start).max()) if out else 0
+        longest = longest_window(batched.shape[2 + axis], out) if out else 0
         offsets = torch.arange(longest, device=input.device)
         index.append(torch.minimum(start.view(-1, 1) + offsets, end.view(-1, 1) - 1))
     rows, cols = index  # (Ho, Lh), (Wo, Lw)
