@@ -401,14 +401,15 @@ def celu(input, alpha=1.0, inplace=False):
 
 
 # --8<-- [start:sigmoid]
-def sigmoid_formula(input):
-    """``1 / (1 + e^{-x})``. For ``x < -709`` (float64) ``e^{-x}`` is ``inf`` and ``1/inf`` is
-    the right limit, 0; only autograd's derivative of this formula breaks there
-    (``inf/inf``)."""
-    # One new tensor per line: e^{-x} is kept by autograd (exp's derivative is itself), so
-    # 1 + e^{-x} goes to a new tensor, inverted in place.
-    exp_minus = torch.neg(input).exp_()
-    return torch.add(exp_minus, 1).reciprocal_()
+def sigmoid_formula(input, scale=1.0):
+    """``σ(scale · x) = 1 / (1 + e^{-scale · x})``. For ``x < -709`` (float64) ``e^{-x}`` is
+    ``inf`` and ``1/inf`` is the right limit, 0; only autograd's derivative of this formula
+    breaks there (``inf/inf``). ``scale`` saves a tensor where ``σ(2x)`` or ``σ(-x)`` is wanted.
+    """
+    # e^{-x} is kept by autograd (exp's derivative is exp itself): 1 + e^{-x} goes to a new
+    # tensor, inverted in place by pow (whose derivative needs its input, not its output).
+    exp_minus = torch.mul(input, -scale).exp_()
+    return torch.add(exp_minus, 1).pow_(-1)
 
 
 def sigmoid_derivative(input, output=None):
@@ -430,7 +431,7 @@ def sigmoid(input):
 def tanh_formula(input):
     """``tanh(x) = 2σ(2x) - 1``: the textbook ``(e^x - e^{-x}) / (e^x + e^{-x})`` is
     ``inf/inf = nan`` beyond ``|x| ≈ 355`` (float64); this form gives ``±1`` there."""
-    return sigmoid_formula(2 * input).mul(2).sub_(1)
+    return sigmoid_formula(input, 2.0).mul_(2).sub_(1)
 
 
 def tanh_derivative(input, output=None):
@@ -530,13 +531,13 @@ def gelu(input, approximate="none"):
 # --8<-- [start:silu]
 def silu_formula(input):
     """``x σ(x)`` (SiLU, also called Swish)."""
-    return torch.mul(sigmoid_formula(input), input)
+    return sigmoid_formula(input).mul_(input)
 
 
 def silu_derivative(input, output=None):
     """``σ(x) (1 + x (1 - σ(x))) = σ (1 - y) + y`` with ``y = x σ(x)`` the output."""
     s = sigmoid_formula(input)
-    y = torch.mul(s, input) if output is None else output
+    y = silu_formula(input) if output is None else output
     return torch.rsub(y, 1).mul_(s).add_(y)
 
 
@@ -632,16 +633,17 @@ def softsign(input):
 def logsigmoid_formula(input):
     """``log σ(x) = min(x, 0) - log(1 + e^{-|x|})``: 0 at ``+inf``, ``-inf`` at ``-inf``.
 
-    Both minima are ``torch.minimum``, exact at ±inf (where :func:`minus_abs` is NaN); at a tie
-    it splits the gradient, so autograd's slope at 0 is ½ - 0, the right one.
+    ``min(x, 0)`` is ``torch.minimum``, which splits the gradient at the tie ``x = 0``:
+    autograd's slope there is ½ - 0 (``abs`` has slope 0 at 0), the right one.
     """
     x = input
-    return torch.minimum(x, x.new_zeros(())) - torch.log1p(torch.exp(torch.minimum(x, -x)))
+    exp_minus_abs = torch.abs(x).neg_().exp_()
+    return torch.minimum(x, x.new_zeros(())).sub_(torch.log1p(exp_minus_abs))
 
 
 def logsigmoid_derivative(input, output=None):
     """``1 - σ(x) = σ(-x)``."""
-    return sigmoid_formula(-input)
+    return sigmoid_formula(input, -1.0)
 
 
 def logsigmoid(input):
