@@ -157,12 +157,15 @@ def step(input, at=0.0):
 
 
 def inside(input, low, high):
-    """``1[low < x < high]`` as 0./1. (0 on both ends and at NaN): ``(x - low)(high - x) > 0``.
+    """``1[low < x < high]`` as 0./1. (0 on both ends and at NaN): ``(x - low)(high - x) > 0``,
+    or ``|x| < high`` in fewer passes when the interval is symmetric.
 
     Exact: ``x - low`` is 0 only at ``x = low``, and ``high - x`` only at ``high``.
 
     Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
     """
+    if low == -high:
+        return torch.abs(input).lt_(high)
     return (input - low).mul_(high - input).gt_(0)
 
 
@@ -343,11 +346,13 @@ def negative_part(input, output):
     return torch.lt(input, 0, out=torch.empty_like(input)).mul_(torch.clamp(output, max=0))
 
 
-def elu_derivative(input, output=None, alpha=1.0):
+def elu_derivative(input, output=None, alpha=1.0, scale=1.0):
     """``α e^x = y + α`` for ``x ≤ 0`` (``α`` at ``x = 0``, as PyTorch), else ``1`` (also at
-    ``+inf``; NaN at NaN): LeakyReLU's slope with ``α`` below 0, plus ``y`` where ``x < 0``."""
+    ``+inf``; NaN at NaN): LeakyReLU's slope with ``α`` below 0, plus ``y`` where ``x < 0``.
+    ``scale`` multiplies the function and its slope (SELU's ``λ``)."""
     y = elu_formula(input, alpha) if output is None else output
-    return leaky_relu_derivative(input, None, alpha).add_(negative_part(input, y))
+    leaky = step(input).mul_(scale * (1 - alpha)).add_(scale * alpha)
+    return leaky.add_(negative_part(input, y))
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -367,8 +372,8 @@ def selu_formula(input):
 
 def selu_derivative(input, output=None):
     """``scale · elu'(x)``, from ``input`` (or from ``output``), shape ``(*)``."""
-    y = None if output is None else output / SELU_SCALE
-    return elu_derivative(input, y, alpha=SELU_ALPHA).mul_(SELU_SCALE)
+    y = selu_formula(input) if output is None else output
+    return elu_derivative(input, y, alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
 def selu(input, inplace=False):
@@ -538,7 +543,7 @@ def silu_derivative(input, output=None):
     """``σ(x) (1 + x (1 - σ(x))) = σ (1 - y) + y`` with ``y = x σ(x)`` the output."""
     s = sigmoid_formula(input)
     y = silu_formula(input) if output is None else output
-    return torch.rsub(y, 1).mul_(s).add_(y)
+    return s.lerp_(s.new_ones(()), y)  # σ + y (1 - σ)
 
 
 def silu(input, inplace=False):
@@ -570,8 +575,9 @@ def mish(input, inplace=False):
 
 # --8<-- [start:hardswish]
 def hardsigmoid_formula(input):
-    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, a straight line between."""
-    return torch.add(input, 3).clamp_(min=0, max=6).div_(6)
+    """``relu6(x + 3) / 6 = (hardtanh(x, -3, 3) + 3) / 6``: 0 below -3, 1 above 3, a straight
+    line between."""
+    return hardtanh_formula(input, -3.0, 3.0).add_(3).div_(6)
 
 
 # PyTorch's backward multiplies by 1/6 rounded to float32, in float64 too: we match it.
@@ -598,10 +604,12 @@ def hardswish_derivative(input, output=None):
     """The product rule, ``hardsigmoid(x) + x · hardsigmoid'(x)``: ``0`` up to -3,
     ``x/3 + 1/2`` strictly between, ``1`` from 3 on and at ``+inf`` (PyTorch's values at the
     kinks); NaN at NaN."""
-    x = torch.clamp(input, -3, 3)  # the same inside, finite outside: no 0 · inf below
-    slope = torch.ge(x, 3, out=torch.empty_like(x))  # 1 from 3 on
-    between = torch.abs(x).lt_(3)
-    return slope.addcmul_(between, x, value=1 / 3).add_(between, alpha=0.5)
+    # c = x clipped to [-3, 3] (finite: no 0 · inf), by hardtanh, whose slope is 0 at ±3 (the
+    # second derivative there is 0, PyTorch's). With b = 1[|x| < 3] the slope is
+    # (c (1 + b) + 3) / 6: (2c + 3)/6 = c/3 + 1/2 between, 0 at c = -3, 1 at c = 3.
+    c = hardtanh(input, -3.0, 3.0)
+    between = inside(c, -3.0, 3.0)
+    return between.add_(1).mul_(c).add_(3).div_(6)
 
 
 def hardswish(input, inplace=False):
