@@ -458,13 +458,16 @@ def tanh(input):
 def softplus_formula(input, beta=1.0, threshold=20.0):
     """``log(1 + e^{βx}) / β``, and ``x`` itself where ``βx > threshold`` (as PyTorch).
 
-    ``βx`` is capped at the threshold, so ``e^{βx}`` cannot overflow, and the larger of that
-    smooth part and ``x`` is kept: ``x`` beyond the threshold (the smooth part, ``> x`` below
-    it, stops growing there), ``0`` at ``-inf``, ``inf`` at ``+inf``.
+    ``βx`` is capped at the threshold, so ``e^{βx}`` cannot overflow (0 at ``-inf``); on the
+    linear part ``x - smooth`` is added back. Where ``x = ±inf`` off that part the product
+    ``0 · inf`` is NaN, not the 0 it stands for: ``nan_to_num_`` sets it to 0 (a NaN input
+    stays NaN through ``smooth``).
     """
-    z = torch.mul(input, beta).clamp_(max=threshold)
-    smooth = torch.log1p(z.exp_()).div_(beta)
-    return smooth.clamp_(min=input)
+    z = torch.mul(input, beta)
+    linear = step(z, threshold)  # 1[βx > threshold]
+    smooth = torch.log1p(z.clamp_(max=threshold).exp_()).div_(beta)
+    jump = torch.sub(input, smooth).mul_(linear)
+    return smooth.add_(jump.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf))
 
 
 def softplus_derivative(input, output=None, beta=1.0, threshold=20.0):
