@@ -502,8 +502,9 @@ def gelu_formula(input, approximate="none"):
 
 
 def normal_cdf(input):
-    """``Φ(x) = (1 + erf(x/√2)) / 2``, the standard normal CDF, shape ``(*)``."""
-    return torch.mul(input, 1 / math.sqrt(2)).erf_().add_(1).mul_(0.5)
+    """``Φ(x) = erfc(-x/√2) / 2 = (1 + erf(x/√2)) / 2``, the standard normal CDF, shape ``(*)``
+    (``erfc`` saves the ``1 +`` pass, and keeps the digits of the far left tail)."""
+    return torch.mul(input, -1 / math.sqrt(2)).erfc_().mul_(0.5)
 
 
 def gelu_tanh_inner(input):
