@@ -351,8 +351,9 @@ def elu_derivative(input, output=None, alpha=1.0, scale=1.0):
     ``+inf``; NaN at NaN): LeakyReLU's slope with ``α`` below 0, plus ``y`` where ``x < 0``.
     ``scale`` multiplies the function and its slope (SELU's ``λ``)."""
     y = elu_formula(input, alpha) if output is None else output
-    leaky = step(input).mul_(scale * (1 - alpha)).add_(scale * alpha)
-    return leaky.add_(negative_part(input, y))
+    # min(y, 0) where x < 0, plus LeakyReLU's slope (α on x ≤ 0, 1 above), scaled
+    slope = negative_part(input, y).add_(step(input), alpha=scale * (1 - alpha))
+    return slope.add_(scale * alpha)
 
 
 def elu(input, alpha=1.0, inplace=False):
