@@ -90,6 +90,27 @@ def test_values_and_gradients_match_pytorch_everywhere(
     assert (grad_ours - grad_theirs).abs().max().item() < 1e-12, name
 
 
+ALL_ELEMENTWISE = [
+    "ReLU", "ReLU6", "Hardtanh", "LeakyReLU", "PReLU", "ELU", "SELU", "CELU", "Sigmoid", "Tanh",
+    "Softplus", "GELU", "SiLU", "Mish", "Hardswish", "Hardsigmoid", "Softsign", "LogSigmoid",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ALL_ELEMENTWISE)
+def test_backward_writes_only_into_its_own_new_tensors(name):
+    """The backwards work in place on tensors they make: the saved input and output, the
+    upstream gradient and a second backward through the same graph are left as they were."""
+    x = (4 * torch.randn(3, 5, dtype=torch.float64)).requires_grad_(True)
+    y = getattr(byhand.nn, name)().double()(x)
+    upstream = torch.randn(3, 5, dtype=torch.float64)
+    kept = (x.detach().clone(), y.detach().clone(), upstream.clone())
+    (first,) = torch.autograd.grad(y, x, upstream, retain_graph=True)
+    (second,) = torch.autograd.grad(y, x, upstream)
+    assert torch.equal(first, second), name
+    for now, before in zip((x, y, upstream), kept):
+        assert torch.equal(now.detach(), before), name
+
+
 def test_kink_conventions_are_pytorchs():
     at = torch.tensor([0.0, 6.0, -3.0, 3.0], dtype=torch.float64)
     assert F.relu_derivative(at[:1]).item() == 0.0

@@ -298,7 +298,7 @@ def _both(cls, fn, labels, reason, function=True):
 SIMD_NAN = (
     "at a NaN input PyTorch's CPU gradient is 1 or NaN depending on the dtype and on where the "
     "element falls in a SIMD vector (float32 here: 1, float64: NaN); ours is NaN in every case "
-    "(masks, not torch.where, which costs several clamps on the CPU)"
+    "(arithmetic on 0./1. steps, not torch.where, which costs several passes on the CPU)"
 )
 # Differences found and not fixed yet (not on purpose): ``edge id -> what is wrong``. The
 # table asserts they still differ, so a fix shows up; the report lists them.

@@ -19,8 +19,10 @@ import torch
 __all__ = [
     "Elementwise",
     "elementwise",
+    "times",
     "minus_abs",
     "step",
+    "inside",
     "relu",
     "relu_formula",
     "relu_derivative",
@@ -97,7 +99,17 @@ class Elementwise(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         input, output = ctx.saved_tensors
-        return grad_output * ctx.derivative(input, output, **ctx.options), None, None, None
+        slope = ctx.derivative(input, output, **ctx.options)
+        return times(slope, grad_output), None, None, None
+
+
+def times(slope, grad):
+    """``grad · slope``, written into ``slope`` (a fresh tensor nobody keeps): no new tensor.
+
+    Under ``create_graph`` (a double backward) autograd records the product, and an
+    out-of-place product leaves ``slope`` intact for it.
+    """
+    return grad * slope if torch.is_grad_enabled() else slope.mul_(grad)
 
 
 def elementwise(input, formula, derivative, inplace=False, **options):
@@ -132,15 +144,29 @@ def minus_abs(input):
 
 
 # --8<-- [start:step]
-def step(input):
-    """The step function ``1[x > 0]`` as 0./1. in the input's dtype: ``sign(max(x, 0))``.
+def step(input, at=0.0):
+    """The step ``1[x > at]`` as 0./1. in the input's dtype (0 at NaN), in one pass.
 
-    Arithmetic only: ``(x > 0).to(x.dtype)`` or ``torch.where`` are several times slower on
-    the CPU, and a derivative is mostly made of steps.
+    The comparison writes straight into a fresh floating tensor: a bool mask then converted,
+    multiplied or given to ``torch.where`` costs several passes on the CPU, and the
+    derivatives below are mostly made of steps.
 
     Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
     """
-    return torch.sign(torch.clamp(input, min=0))
+    return torch.gt(input, at, out=torch.empty_like(input))
+
+
+def inside(input, low, high):
+    """``1[low < x < high]`` as 0./1. (0 on both ends and at NaN): ``(x - low)(high - x) > 0``,
+    or ``|x| < high`` in fewer passes when the interval is symmetric.
+
+    Exact: ``x - low`` is 0 only at ``x = low``, and ``high - x`` only at ``high``.
+
+    Shapes: ``input`` ``(*)``, any shape; the output has the same shape.
+    """
+    if low == -high:
+        return torch.abs(input).lt_(high)
+    return (input - low).mul_(high - input).gt_(0)
 
 
 # --8<-- [end:step]
@@ -196,10 +222,10 @@ def hardtanh_formula(input, min_val=-1.0, max_val=1.0):
 
 
 def hardtanh_derivative(input, output=None, min_val=-1.0, max_val=1.0):
-    """``1`` strictly inside ``(min_val, max_val)``, ``0`` outside and on both kinks: the sign
-    of ``(y - min_val)(max_val - y)``, positive inside and 0 wherever ``y`` is clipped."""
+    """``1`` strictly inside ``(min_val, max_val)``, ``0`` outside, on both kinks and at NaN:
+    the clipped output ``y`` sits exactly on a bound wherever ``x`` was clipped."""
     y = hardtanh_formula(input, min_val, max_val) if output is None else output
-    return torch.sign((y - min_val) * (max_val - y))
+    return inside(y, min_val, max_val)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
@@ -230,13 +256,15 @@ def relu6(input, inplace=False):
 
 # --8<-- [start:leaky_relu]
 def leaky_relu_formula(input, negative_slope=0.01):
-    """``x`` for ``x > 0``, else ``negative_slope · x``."""
-    return torch.clamp(input, min=0) + negative_slope * torch.clamp(input, max=0)
+    """``x`` for ``x > 0``, else ``negative_slope · x``: ``max(x, 0) + slope · min(x, 0)``
+    (one of the two terms is 0: no ``0 · inf``). The slope may be a tensor (PReLU's)."""
+    return torch.clamp(input, max=0).mul_(negative_slope).add_(torch.clamp(input, min=0))
 
 
 def leaky_relu_derivative(input, output=None, negative_slope=0.01):
-    """``1`` for ``x > 0``, else ``negative_slope`` (also at ``x = 0``)."""
-    return negative_slope + (1 - negative_slope) * step(input)
+    """``1`` for ``x > 0``, else ``negative_slope`` (also at ``x = 0`` and at NaN, as PyTorch):
+    ``slope + (1 - slope) · 1[x > 0]``."""
+    return step(input).mul_(1 - negative_slope).add_(negative_slope)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -251,7 +279,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 # --8<-- [start:prelu]
 class PReLU(torch.autograd.Function):
-    """``y = max(x, 0) + w · min(x, 0)`` with ``w`` broadcast over ``x``; backward by hand:
+    """Leaky ReLU whose slope ``w`` is a tensor broadcast over ``x``; backward by hand:
     ``dx = g · (1 if x > 0 else w)`` (``w`` at 0 and at NaN, as PyTorch) and
     ``dw = Σ g · min(x, 0)`` over the positions that share a slope — ``min(x, 0)``, not ``x``,
     so an infinite positive ``x`` adds 0 to the slope's gradient, not ``0 · inf``.
@@ -260,16 +288,17 @@ class PReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, weight):
         ctx.save_for_backward(input, weight)
-        return torch.clamp(input, min=0) + weight * torch.clamp(input, max=0)
+        return leaky_relu_formula(input, weight)
 
     @staticmethod
     def backward(ctx, grad_output):
         input, weight = ctx.saved_tensors
         grad_input = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_input = grad_output * (weight + (1 - weight) * (input > 0))
+            grad_input = times(leaky_relu_derivative(input, None, weight), grad_output)
         if ctx.needs_input_grad[1]:
-            grad_weight = (grad_output * torch.clamp(input, max=0)).sum_to_size(weight.shape)
+            grad_weight = times(torch.clamp(input, max=0), grad_output)
+            grad_weight = grad_weight.sum_to_size(weight.shape)
         return grad_input, grad_weight
 
 
@@ -305,18 +334,26 @@ def prelu(input, weight):
 # --8<-- [start:elu]
 def elu_formula(input, alpha=1.0):
     """``x`` for ``x > 0``, else ``α (e^x - 1)`` (``expm1`` keeps the digits near 0)."""
-    return torch.clamp(input, min=0) + alpha * torch.expm1(torch.clamp(input, max=0))
+    return torch.clamp(input, min=0).add_(torch.clamp(input, max=0).expm1_(), alpha=alpha)
 
 
-def elu_derivative(input, output=None, alpha=1.0):
+def negative_part(input, output):
+    """``min(y, 0)`` where ``x < 0``, else 0: the part of ELU's and CELU's slope read off ``y``.
+
+    ``min(y, 0)`` keeps ``y = +inf`` out of the product, and ``y`` enters only where ``x < 0``,
+    so the second derivative at the kink is 0 (PyTorch's).
+    """
+    return torch.lt(input, 0, out=torch.empty_like(input)).mul_(torch.clamp(output, max=0))
+
+
+def elu_derivative(input, output=None, alpha=1.0, scale=1.0):
     """``α e^x = y + α`` for ``x ≤ 0`` (``α`` at ``x = 0``, as PyTorch), else ``1`` (also at
-    ``+inf`` and at NaN, PyTorch's convention)."""
+    ``+inf``; NaN at NaN): LeakyReLU's slope with ``α`` below 0, plus ``y`` where ``x < 0``.
+    ``scale`` multiplies the function and its slope (SELU's ``λ``)."""
     y = elu_formula(input, alpha) if output is None else output
-    # ``y`` is picked only where x < 0 (at 0 it is 0), so the second derivative at the kink is
-    # 0, PyTorch's convention.
-    # Masks, not ``where`` (several times slower on the CPU); min(y, 0) keeps +inf out of the
-    # product. y enters only where x < 0, so the second derivative at the kink is 0 (PyTorch's).
-    return (torch.clamp(y, max=0) * (input < 0) + (alpha - 1)) * (input <= 0) + 1
+    # min(y, 0) where x < 0, plus LeakyReLU's slope (α on x ≤ 0, 1 above), scaled
+    slope = negative_part(input, y).add_(step(input), alpha=scale * (1 - alpha))
+    return slope.add_(scale * alpha)
 
 
 def elu(input, alpha=1.0, inplace=False):
@@ -331,13 +368,13 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu_formula(input):
     """``scale · elu(x, α)`` with the two constants that keep activations at mean 0, var 1."""
-    return SELU_SCALE * elu_formula(input, SELU_ALPHA)
+    return elu_formula(input, SELU_ALPHA).mul_(SELU_SCALE)
 
 
 def selu_derivative(input, output=None):
-    """``d selu / dx`` from ``input`` (or from ``output``), shape ``(*)``."""
-    y = None if output is None else output / SELU_SCALE
-    return SELU_SCALE * elu_derivative(input, y, alpha=SELU_ALPHA)
+    """``scale · elu'(x)``, from ``input`` (or from ``output``), shape ``(*)``."""
+    y = selu_formula(input) if output is None else output
+    return elu_derivative(input, y, alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
 def selu(input, inplace=False):
@@ -348,13 +385,14 @@ def selu(input, inplace=False):
 
 def celu_formula(input, alpha=1.0):
     """``x`` for ``x > 0``, else ``α (e^{x/α} - 1)``: ELU with slope 1 at 0 for every ``α``."""
-    return torch.clamp(input, min=0) + alpha * torch.expm1(torch.clamp(input, max=0) / alpha)
+    negative = torch.clamp(input, max=0).div_(alpha).expm1_()
+    return torch.clamp(input, min=0).add_(negative, alpha=alpha)
 
 
 def celu_derivative(input, output=None, alpha=1.0):
-    """``e^{x/α} = y/α + 1`` for ``x ≤ 0``, else ``1`` (also at ``+inf`` and NaN)."""
+    """``e^{x/α} = y/α + 1`` for ``x ≤ 0``, else ``1`` (also at ``+inf``; NaN at NaN)."""
     y = celu_formula(input, alpha) if output is None else output
-    return torch.clamp(y, max=0) * (input < 0) / alpha + 1  # second derivative 0 at the kink
+    return negative_part(input, y).div_(alpha).add_(1)
 
 
 def celu(input, alpha=1.0, inplace=False):
@@ -369,17 +407,21 @@ def celu(input, alpha=1.0, inplace=False):
 
 
 # --8<-- [start:sigmoid]
-def sigmoid_formula(input):
-    """``1 / (1 + e^{-x})``. For ``x < -709`` (float64) ``e^{-x}`` is ``inf`` and ``1/inf`` is
-    the right limit, 0; only autograd's derivative of this formula breaks there
-    (``inf/inf``)."""
-    return 1 / (1 + torch.exp(-input))
+def sigmoid_formula(input, scale=1.0):
+    """``σ(scale · x) = 1 / (1 + e^{-scale · x})``. For ``x < -709`` (float64) ``e^{-x}`` is
+    ``inf`` and ``1/inf`` is the right limit, 0; only autograd's derivative of this formula
+    breaks there (``inf/inf``). ``scale`` saves a tensor where ``σ(2x)`` or ``σ(-x)`` is wanted.
+    """
+    # e^{-x} is kept by autograd (exp's derivative is exp itself): 1 + e^{-x} goes to a new
+    # tensor, inverted in place by pow (whose derivative needs its input, not its output).
+    exp_minus = torch.mul(input, -scale).exp_()
+    return torch.add(exp_minus, 1).pow_(-1)
 
 
 def sigmoid_derivative(input, output=None):
     """``σ'(x) = σ(x) (1 - σ(x))``, from the output: no ``e^x`` in the backward, no overflow."""
     s = sigmoid_formula(input) if output is None else output
-    return s * (1 - s)
+    return torch.rsub(s, 1).mul_(s)
 
 
 def sigmoid(input):
@@ -395,13 +437,13 @@ def sigmoid(input):
 def tanh_formula(input):
     """``tanh(x) = 2σ(2x) - 1``: the textbook ``(e^x - e^{-x}) / (e^x + e^{-x})`` is
     ``inf/inf = nan`` beyond ``|x| ≈ 355`` (float64); this form gives ``±1`` there."""
-    return 2 * sigmoid_formula(2 * input) - 1
+    return sigmoid_formula(input, 2.0).mul_(2).sub_(1)
 
 
 def tanh_derivative(input, output=None):
     """``tanh'(x) = 1 - tanh(x)^2``; at most 1, reached at 0."""
     t = tanh_formula(input) if output is None else output
-    return 1 - t * t
+    return torch.mul(t, t).neg_().add_(1)
 
 
 def tanh(input):
@@ -417,19 +459,24 @@ def tanh(input):
 def softplus_formula(input, beta=1.0, threshold=20.0):
     """``log(1 + e^{βx}) / β``, and ``x`` itself where ``βx > threshold`` (as PyTorch).
 
-    ``log(1 + e^z) = max(z, 0) + log(1 + e^{-|z|})`` never overflows and gives 0 at ``-inf``;
-    the linear part is picked with ``where`` (blended, ``0 · inf`` would be NaN at ``±inf``).
+    ``βx`` is capped at the threshold, so ``e^{βx}`` cannot overflow (0 at ``-inf``); on the
+    linear part ``x - smooth`` is added back. Where ``x = ±inf`` off that part the product
+    ``0 · inf`` is NaN, not the 0 it stands for: ``nan_to_num_`` sets it to 0 (a NaN input
+    stays NaN through ``smooth``).
     """
-    z = beta * input
-    smooth = (torch.clamp(z, min=0) + torch.log1p(torch.exp(minus_abs(z)))) / beta
-    return torch.where(z > threshold, input, smooth)
+    z = torch.mul(input, beta)
+    linear = step(z, threshold)  # 1[βx > threshold]
+    smooth = torch.log1p(z.clamp_(max=threshold).exp_()).div_(beta)
+    jump = torch.sub(input, smooth).mul_(linear)
+    return smooth.add_(jump.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf))
 
 
 def softplus_derivative(input, output=None, beta=1.0, threshold=20.0):
-    """``σ(βx)``, and ``1`` on the linear part."""
-    z = beta * input
-    linear = step(z - threshold)
-    return linear + (1 - linear) * sigmoid_formula(z)
+    """``σ(βx) = 1 / (1 + e^{-βx})``, and exactly ``1`` on the linear part (``βx >
+    threshold``), where ``e^{-βx}`` is replaced by 0."""
+    minus_z = torch.mul(input, -beta)
+    smooth_part = torch.ge(minus_z, -threshold, out=torch.empty_like(minus_z))  # βx ≤ threshold
+    return smooth_part.mul_(minus_z.exp_()).add_(1).reciprocal_()
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -451,20 +498,33 @@ def gelu_formula(input, approximate="none"):
     ``½x(1 + tanh(√(2/π)(x + 0.044715 x³)))``."""
     x = input
     if approximate == "tanh":
-        return 0.5 * x * (1 + tanh_formula(SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+        return tanh_formula(gelu_tanh_inner(x)).add_(1).mul_(x).mul_(0.5)
+    return normal_cdf(x).mul_(x)
+
+
+def normal_cdf(input):
+    """``Φ(x) = erfc(-x/√2) / 2 = (1 + erf(x/√2)) / 2``, the standard normal CDF, shape ``(*)``
+    (``erfc`` saves the ``1 +`` pass, and keeps the digits of the far left tail)."""
+    return torch.mul(input, -1 / math.sqrt(2)).erfc_().mul_(0.5)
+
+
+def gelu_tanh_inner(input):
+    """``√(2/π) (x + 0.044715 x³)``, the argument of GELU's tanh approximation."""
+    x = input
+    return torch.mul(x, x).mul_(0.044715 * SQRT_2_OVER_PI).add_(SQRT_2_OVER_PI).mul_(x)
 
 
 def gelu_derivative(input, output=None, approximate="none"):
     """``Φ(x) + x φ(x)``; for the tanh form, the derivative of that formula."""
     x = input
     if approximate == "tanh":
-        t = tanh_formula(SQRT_2_OVER_PI * (x + 0.044715 * x**3))
-        inner = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * inner
-    cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
-    pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-    return cdf + x * pdf
+        t = tanh_formula(gelu_tanh_inner(x))
+        inner = torch.mul(x, x).mul_(3 * 0.044715 * SQRT_2_OVER_PI).add_(SQRT_2_OVER_PI)
+        # ½(1 + t) + ½ x (1 - t²) · inner
+        slope = tanh_derivative(x, t).mul_(inner).mul_(x)
+        return slope.add_(t).add_(1).mul_(0.5)
+    pdf = torch.mul(x, x).mul_(-0.5).exp_()  # φ(x) · √(2π)
+    return normal_cdf(x).addcmul_(x, pdf, value=1 / math.sqrt(2 * math.pi))
 
 
 def gelu(input, approximate="none"):
@@ -481,13 +541,14 @@ def gelu(input, approximate="none"):
 # --8<-- [start:silu]
 def silu_formula(input):
     """``x σ(x)`` (SiLU, also called Swish)."""
-    return input * sigmoid_formula(input)
+    return sigmoid_formula(input).mul_(input)
 
 
 def silu_derivative(input, output=None):
-    """``σ(x) (1 + x (1 - σ(x)))``."""
+    """``σ(x) (1 + x (1 - σ(x))) = σ (1 - y) + y`` with ``y = x σ(x)`` the output."""
     s = sigmoid_formula(input)
-    return s * (1 + input * (1 - s))
+    y = silu_formula(input) if output is None else output
+    return s.lerp_(s.new_ones(()), y)  # σ + y (1 - σ)
 
 
 def silu(input, inplace=False):
@@ -498,13 +559,14 @@ def silu(input, inplace=False):
 
 def mish_formula(input):
     """``x tanh(softplus(x))``."""
-    return input * tanh_formula(softplus_formula(input))
+    return tanh_formula(softplus_formula(input)).mul_(input)
 
 
 def mish_derivative(input, output=None):
     """``tanh(sp) + x σ(x) (1 - tanh(sp)^2)`` with ``sp = softplus(x)``, since ``sp' = σ``."""
     t = tanh_formula(softplus_formula(input))
-    return t + input * sigmoid_formula(input) * (1 - t * t)
+    slope = tanh_derivative(input, t).mul_(sigmoid_formula(input)).mul_(input)
+    return slope.add_(t)
 
 
 def mish(input, inplace=False):
@@ -518,8 +580,9 @@ def mish(input, inplace=False):
 
 # --8<-- [start:hardswish]
 def hardsigmoid_formula(input):
-    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, a straight line between."""
-    return torch.clamp(input + 3, min=0, max=6) / 6
+    """``relu6(x + 3) / 6 = (hardtanh(x, -3, 3) + 3) / 6``: 0 below -3, 1 above 3, a straight
+    line between."""
+    return hardtanh_formula(input, -3.0, 3.0).add_(3).div_(6)
 
 
 # PyTorch's backward multiplies by 1/6 rounded to float32, in float64 too: we match it.
@@ -527,8 +590,8 @@ HARDSIGMOID_SLOPE = 0.1666666716337204  # float(torch.tensor(1 / 6, dtype=torch.
 
 
 def hardsigmoid_derivative(input, output=None):
-    """``1/6`` strictly inside ``(-3, 3)``, else ``0``."""
-    return step(input + 3) * step(3 - input) * HARDSIGMOID_SLOPE
+    """``1/6`` strictly inside ``(-3, 3)``, else ``0`` (also at NaN)."""
+    return inside(input, -3.0, 3.0).mul_(HARDSIGMOID_SLOPE)
 
 
 def hardsigmoid(input, inplace=False):
@@ -539,16 +602,19 @@ def hardsigmoid(input, inplace=False):
 
 def hardswish_formula(input):
     """``x · hardsigmoid(x)``: a piecewise-quadratic SiLU."""
-    return input * hardsigmoid_formula(input)
+    return hardsigmoid_formula(input).mul_(input)
 
 
 def hardswish_derivative(input, output=None):
     """The product rule, ``hardsigmoid(x) + x · hardsigmoid'(x)``: ``0`` up to -3,
-    ``x/3 + 1/2`` strictly between, ``1`` from 3 on, at ``+inf`` and at NaN (PyTorch's values
-    at the kinks)."""
-    x = input
-    inside = (x > -3) & (x < 3)
-    return (torch.clamp(x, -3, 3) / 3 + 0.5) * inside + (x >= 3)
+    ``x/3 + 1/2`` strictly between, ``1`` from 3 on and at ``+inf`` (PyTorch's values at the
+    kinks); NaN at NaN."""
+    # c = x clipped to [-3, 3] (finite: no 0 · inf), by hardtanh, whose slope is 0 at ±3 (the
+    # second derivative there is 0, PyTorch's). With b = 1[|x| < 3] the slope is
+    # (c (1 + b) + 3) / 6: (2c + 3)/6 = c/3 + 1/2 between, 0 at c = -3, 1 at c = 3.
+    c = hardtanh(input, -3.0, 3.0)
+    between = inside(c, -3.0, 3.0)
+    return between.add_(1).mul_(c).add_(3).div_(6)
 
 
 def hardswish(input, inplace=False):
@@ -580,16 +646,17 @@ def softsign(input):
 def logsigmoid_formula(input):
     """``log σ(x) = min(x, 0) - log(1 + e^{-|x|})``: 0 at ``+inf``, ``-inf`` at ``-inf``.
 
-    Both minima are ``torch.minimum``, exact at ±inf (where :func:`minus_abs` is NaN); at a tie
-    it splits the gradient, so autograd's slope at 0 is ½ - 0, the right one.
+    ``min(x, 0)`` is ``torch.minimum``, which splits the gradient at the tie ``x = 0``:
+    autograd's slope there is ½ - 0 (``abs`` has slope 0 at 0), the right one.
     """
     x = input
-    return torch.minimum(x, x.new_zeros(())) - torch.log1p(torch.exp(torch.minimum(x, -x)))
+    exp_minus_abs = torch.abs(x).neg_().exp_()
+    return torch.minimum(x, x.new_zeros(())).sub_(torch.log1p(exp_minus_abs))
 
 
 def logsigmoid_derivative(input, output=None):
     """``1 - σ(x) = σ(-x)``."""
-    return sigmoid_formula(-input)
+    return sigmoid_formula(input, -1.0)
 
 
 def logsigmoid(input):
