@@ -52,10 +52,16 @@ BLOCK_VALUES = 2**17
 
 
 def row_blocks(input):
-    """Slices of ``(B, D)``'s rows, about ``BLOCK_VALUES`` values each (on CPU; one on a GPU,
-    where each operation already spreads over the whole tensor)."""
+    """Slices of ``(B, D)``'s rows, about ``BLOCK_VALUES`` values each, when one CPU thread runs
+    the operations. Otherwise one slice: on a GPU, or with several threads, each operation
+    spreads over the whole tensor, and small blocks would make every operation wait for its
+    threads to meet (badly so on a busy machine); under ``torch.compile``, which fuses the
+    passes itself."""
     rows, width = input.shape
-    step = rows if input.device.type != "cpu" else max(1, BLOCK_VALUES // width)
+    one = torch.compiler.is_compiling() or input.device.type != "cpu"
+    if one or torch.get_num_threads() > 1:
+        return [slice(0, rows)]
+    step = max(1, BLOCK_VALUES // width)
     return [slice(start, start + step) for start in range(0, rows, step)]
 
 
