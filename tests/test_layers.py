@@ -60,6 +60,30 @@ def test_layer_norm_closed_form_backward_passes_gradcheck():
     )
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_in_blocks_of_rows_matches_pytorch(monkeypatch, affine):
+    """Blocks of 2 rows (5 rows: the last block is short): the same values and gradients as
+    PyTorch's layer_norm, and as one block."""
+    import byhand.nn.functional.normalization as normalization
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(5, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(7, generator=g, dtype=torch.float64, requires_grad=True) if affine else None
+    b = torch.randn(7, generator=g, dtype=torch.float64, requires_grad=True) if affine else None
+    upstream = torch.randn(5, 7, generator=g, dtype=torch.float64)
+    leaves = [t for t in (x, w, b) if t is not None]
+    monkeypatch.setattr(normalization, "BLOCK_VALUES", 14)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # blocks on one thread only
+    assert len(normalization.row_blocks(x)) == 3
+    out = F.layer_norm(x, (7,), w, b)
+    ref = torch.nn.functional.layer_norm(x, (7,), w, b)
+    assert _max_err(out, ref) < 1e-13
+    grads = torch.autograd.grad(out, leaves, upstream)
+    for ours, theirs in zip(grads, torch.autograd.grad(ref, leaves, upstream)):
+        assert _max_err(ours, theirs) < 1e-12
+    assert torch.autograd.gradcheck(lambda *t: F.layer_norm(t[0], (7,), *t[1:]), leaves)
+
+
 @pytest.mark.parametrize("momentum", [0.1, None])
 def test_batch_norm_buffers_match_pytorch_over_ten_steps(momentum):
     ours = byhand.nn.BatchNorm2d(3, momentum=momentum).double()

@@ -46,58 +46,87 @@ def _channel_view(vector, ndim):
 
 
 # --8<-- [start:standardize]
+# A block of rows holds about this many values (512 KiB of float32): its few passes run in a
+# core's cache, where passes over the whole tensor would each stream it through memory.
+BLOCK_VALUES = 2**17
+
+
+def row_blocks(input):
+    """Slices of ``(B, D)``'s rows, about ``BLOCK_VALUES`` values each, when one CPU thread runs
+    the operations. Otherwise one slice: on a GPU, or with several threads, each operation
+    spreads over the whole tensor, and small blocks would make every operation wait for its
+    threads to meet (badly so on a busy machine); under ``torch.compile``, which fuses the
+    passes itself."""
+    rows, width = input.shape
+    one = torch.compiler.is_compiling() or input.device.type != "cpu"
+    if one or torch.get_num_threads() > 1:
+        return [slice(0, rows)]
+    step = max(1, BLOCK_VALUES // width)
+    return [slice(start, start + step) for start in range(0, rows, step)]
+
+
 class StandardizeRows(torch.autograd.Function):
     """``y = x̂ · γ + β`` for each row of ``(B, D)``: ``x̂ = (x − μ) · r``, ``r = 1/√(σ² + ε)``,
     with ``μ`` and the biased ``σ²`` of the row; ``γ``, ``β`` of shape ``(D,)`` or ``None``.
 
     Backward in closed form, with ``ĝ = g · γ`` and means along the row:
     ``dx = r · (ĝ − mean(ĝ) − x̂ · mean(ĝ x̂))``, ``dγ = Σ_rows g x̂``, ``dβ = Σ_rows g``.
-    Both row means are matrix-vector products (``mean(ĝ) = g @ γ / D``, ``mean(ĝ x̂) = (g x̂)
-    @ γ / D``), and ``g x̂`` is the one ``(B, D)`` tensor made: it gives ``dγ``, then holds
-    ``dx``. (Writing a fresh large tensor costs more than a pass over one already touched.)
+    Like PyTorch's kernel it saves the input, ``μ`` and ``r`` (no ``x̂``: one large tensor made
+    per pass, the output or ``dx``), and works block of rows by block of rows (``row_blocks``).
+    The row sums with ``γ`` and the column sum with ``r`` are matrix-vector products.
     """
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, eps):
+        output = torch.empty_like(input)
+        mean = input.new_empty(input.shape[0], 1)
+        inv_std = torch.empty_like(mean)
+        for rows in row_blocks(input):
+            x, y, r = input[rows], output[rows], inv_std[rows]
+            y = torch.sub(x, torch.mean(x, 1, keepdim=True, out=mean[rows]), out=y)  # x − μ
+            # σ² = ‖x − μ‖² / D: a norm reads the row once and makes no temporary
+            var = torch.linalg.vector_norm(y, dim=1, keepdim=True).square_() / x.shape[1]
+            y.mul_(torch.rsqrt(var + eps, out=r))  # x̂
+            if weight is not None and bias is not None:
+                torch.addcmul(bias, y, weight, out=y)
+            elif weight is not None:
+                y.mul_(weight)
+            elif bias is not None:
+                y.add_(bias)
+        ctx.save_for_backward(input, mean, inv_std, weight)
+        return output
 
     # --8<-- [start:core_standardize]
     @staticmethod
-    def forward(ctx, input, weight, bias, eps):
-        width = input.shape[1]
-        xhat = input - input.mean(1, keepdim=True)
-        # σ² = ‖x − μ‖² / D: a norm reads the row once and makes no (B, D) temporary
-        var = torch.linalg.vector_norm(xhat, dim=1, keepdim=True).square_() / width
-        inv_std = torch.rsqrt(var + eps)
-        xhat.mul_(inv_std)
-        if weight is not None:
-            output = torch.addcmul(bias, xhat, weight) if bias is not None else xhat * weight
-        else:
-            output = xhat + bias if bias is not None else xhat.clone()
-        ctx.save_for_backward(xhat, inv_std, weight)
-        return output
-
-    @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        xhat, inv_std, weight = ctx.saved_tensors
-        width = xhat.shape[1]
+        input, mean, inv_std, weight = ctx.saved_tensors
+        if weight is not None:  # float32 parameters of a half input: the input's dtype here
+            weight = weight.to(input.dtype)
         grad_output = grad_output.contiguous()  # e.g. the expanded gradient of a .sum()
-        grad_weight = grad_bias = None
-        g_xhat = grad_output * xhat
-        if ctx.needs_input_grad[1]:
-            grad_weight = g_xhat.sum(0)
-        if ctx.needs_input_grad[2]:
-            grad_bias = grad_output.sum(0)
-        if weight is None:
-            mean_g = grad_output.mean(1, keepdim=True)
-            mean_g_xhat = g_xhat.mean(1, keepdim=True)
-        else:
-            mean_g = (grad_output @ weight).unsqueeze(1) / width
-            mean_g_xhat = (g_xhat @ weight).unsqueeze(1) / width
-        # − mean(ĝ) − x̂ · mean(ĝ x̂), written over g x̂ (no longer needed): no new (B, D)
-        grad_input = torch.addcmul(-mean_g, xhat, -mean_g_xhat, out=g_xhat)
-        if weight is None:
-            grad_input.add_(grad_output)
-        else:
-            grad_input.addcmul_(grad_output, weight)  # + ĝ
-        return grad_input.mul_(inv_std), grad_weight, grad_bias, None
+        grad_input = torch.empty_like(input)
+        grad_weight = input.new_zeros(input.shape[1]) if ctx.needs_input_grad[1] else None
+        grad_bias = input.new_zeros(input.shape[1]) if ctx.needs_input_grad[2] else None
+        for rows in row_blocks(input):
+            x, g, r, dx = input[rows], grad_output[rows], inv_std[rows], grad_input[rows]
+            g_centered = torch.sub(x, mean[rows], out=dx).mul_(g)  # g (x − μ) = g x̂ / r
+            if grad_weight is not None:
+                grad_weight.addmv_(g_centered.t(), r.view(-1))  # Σ_rows g x̂
+            if grad_bias is not None:
+                grad_bias.add_(g.sum(0))
+            if weight is None:
+                mean_g, mean_g_xhat = g.mean(1, keepdim=True), g_centered.mean(1, keepdim=True)
+            else:
+                mean_g = (g @ weight).unsqueeze(1) / x.shape[1]
+                mean_g_xhat = (g_centered @ weight).unsqueeze(1) / x.shape[1]
+            mean_g_xhat.mul_(r)
+            # r · (− x̂ · mean(ĝ x̂) − mean(ĝ) + ĝ), written over g (x − μ), no longer needed
+            torch.sub(x, mean[rows], out=dx).mul_(-r * mean_g_xhat).sub_(mean_g)
+            if weight is None:
+                dx.add_(g).mul_(r)
+            else:
+                dx.addcmul_(g, weight).mul_(r)
+        return grad_input, grad_weight, grad_bias, None
 
     # --8<-- [end:core_standardize]
 
@@ -123,38 +152,47 @@ class BatchNormTrain(torch.autograd.Function):
     Backward, with ``M`` values per channel, ``x̂`` the standardised input and
     ``r = 1/√(σ²+ε)``: ``dx = γ r / M · (M g − Σg − x̂ Σ(g x̂))``, ``dγ = Σ(g x̂)``,
     ``dβ = Σg``.
+
+    Few passes over memory: the statistics are plain sums over the other axes
+    (``torch.var_mean`` over them is several times slower on CPU), ``x − μ`` is made once,
+    saved for the backward, and every other large tensor is worked on in place.
     """
 
     @staticmethod
     def forward(ctx, input, weight, bias, eps):
         dims = [0, *range(2, input.dim())]
-        var, mean = torch.var_mean(input, dim=dims, correction=0)
+        count = input.numel() // input.shape[1]  # M: values per channel
+        mean = input.mean(dims)
+        centered = input - _channel_view(mean, input.dim())  # x − μ = x̂ / r
+        # σ² from x − μ (no cancellation): a norm per (sample, channel) reads each row once
+        # and makes no temporary (a view, unless the layout is permuted); the squares of those
+        # norms add up over the batch
+        rows = centered.reshape(input.shape[0], input.shape[1], -1)
+        var = torch.linalg.vector_norm(rows, dim=2).square_().sum(0) / count
         inv_std = torch.rsqrt(var + eps)
         scale = inv_std if weight is None else inv_std * weight
-        shift = -mean * scale if bias is None else bias - mean * scale
-        # y = x · scale + shift: one pass over the input.
-        output = torch.addcmul(
-            _channel_view(shift, input.dim()), input, _channel_view(scale, input.dim())
-        )
-        ctx.save_for_backward(input, weight, mean, inv_std)
+        output = centered * _channel_view(scale, input.dim())  # y = (x − μ) · γr + β
+        if bias is not None:
+            output.add_(_channel_view(bias, input.dim()))
+        ctx.save_for_backward(centered, weight, inv_std)
         ctx.mark_non_differentiable(mean, var)
         return output, mean, var
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output, _grad_mean, _grad_var):
-        input, weight, mean, inv_std = ctx.saved_tensors
-        dims = [0, *range(2, input.dim())]
-        count = input.numel() // input.shape[1]  # M: values per channel
-        centered = input - _channel_view(mean, input.dim())
+        centered, weight, inv_std = ctx.saved_tensors
+        dims = [0, *range(2, centered.dim())]
+        count = centered.numel() // centered.shape[1]  # M: values per channel
         sum_g = grad_output.sum(dims)  # Σ g
-        sum_g_xhat = (grad_output * centered).sum(dims) * inv_std  # Σ g·x̂
+        grad_input = grad_output * centered
+        sum_g_xhat = grad_input.sum(dims) * inv_std  # Σ g·x̂
         gamma_r = inv_std if weight is None else weight * inv_std  # γ r
-        # dx = γr·g − γr/M·Σg − γr/M·x̂·Σ(g x̂), with x̂ = (x − μ)·r, as one fused expression.
-        a = _channel_view(gamma_r, input.dim())
-        b = _channel_view(-gamma_r * inv_std * sum_g_xhat / count, input.dim())
-        c = _channel_view(-gamma_r * sum_g / count, input.dim())
-        grad_input = torch.addcmul(c, grad_output, a).addcmul_(centered, b)
+        # dx = γr·g − γr/M·Σg − γr²/M·Σ(g x̂)·(x − μ), written over g·(x − μ)
+        a = _channel_view(gamma_r, centered.dim())
+        b = _channel_view(-gamma_r * inv_std * sum_g_xhat / count, centered.dim())
+        c = _channel_view(-gamma_r * sum_g / count, centered.dim())
+        torch.mul(centered, b, out=grad_input).addcmul_(grad_output, a).add_(c)
         grad_weight = sum_g_xhat if weight is not None and ctx.needs_input_grad[1] else None
         grad_bias = sum_g if ctx.needs_input_grad[2] else None
         return grad_input, grad_weight, grad_bias, None

@@ -365,6 +365,7 @@ ENTRIES = (
             Case("two param groups", dict(lr=0.01, weight_decay=0.1), param_groups=two_lrs),
         ),
         "optim/adaptive.md",
+        bench=RESNET18_BENCH,  # weight_decay 0.01, decoupled
     ),
     adaptive(
         "NAdam",

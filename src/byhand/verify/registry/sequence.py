@@ -242,7 +242,7 @@ def _recurrent(name, lstm=False, rnn=False):
         theirs=lambda **kw: Packing(getattr(torch.nn, cls)(**kw)),
     )
     bench = None
-    if lstm:
+    if name in ("nn.LSTM", "nn.GRU"):
         bench = Case(
             "2 layers, H 256, L 64, N 32",
             dict(input_size=256, hidden_size=256, num_layers=2),
@@ -386,6 +386,12 @@ def _mha():
         inputs=cases[0].inputs,
         cases=cases,
         page=ATTENTION,
+        # the shapes of a Transformer layer, no weights returned (as the layer asks), training
+        bench=Case(
+            "E 512, 8 heads, L 128, N 16",
+            dict(embed_dim=512, num_heads=8, batch_first=True),
+            attention_inputs(128, batch=16, embed=512, batch_first=True, need_weights=False),
+        ),
     )
 
 
@@ -626,7 +632,16 @@ def _encoder_layer():
         ),
     )
     return twin(
-        "nn.TransformerEncoderLayer", inputs=cases[0].inputs, cases=cases, page=TRANSFORMER
+        "nn.TransformerEncoderLayer",
+        inputs=cases[0].inputs,
+        cases=cases,
+        page=TRANSFORMER,
+        # PyTorch's defaults (feed-forward 2048, dropout 0.1), training
+        bench=Case(
+            "d 512, 8 heads, L 128, N 16",
+            dict(d_model=512, nhead=8, batch_first=True),
+            layer_inputs(128, batch=16, d=512, batch_first=True),
+        ),
     )
 
 
