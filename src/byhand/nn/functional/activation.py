@@ -462,10 +462,14 @@ def softplus_formula(input, beta=1.0, threshold=20.0):
     ``βx`` is capped at the threshold, so ``e^{βx}`` cannot overflow (0 at ``-inf``); on the
     linear part ``x - smooth`` is added back. Where ``x = ±inf`` off that part the product
     ``0 · inf`` is NaN, not the 0 it stands for: ``nan_to_num_`` sets it to 0 (a NaN input
-    stays NaN through ``smooth``).
+    stays NaN through ``smooth``). A threshold past ``log(max float)`` (88.7 in float32) would
+    make ``smooth`` infinite on the linear part and ``x - smooth`` NaN: there ``βx`` is zeroed
+    first (one more pass, only for such thresholds).
     """
     z = torch.mul(input, beta)
     linear = step(z, threshold)  # 1[βx > threshold]
+    if threshold >= math.log(torch.finfo(z.dtype).max):  # e^threshold itself overflows:
+        z.masked_fill_(linear.bool(), 0.0)  # the linear part's smooth value must stay finite
     smooth = torch.log1p(z.clamp_(max=threshold).exp_()).div_(beta)
     jump = torch.sub(input, smooth).mul_(linear)
     return smooth.add_(jump.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf))

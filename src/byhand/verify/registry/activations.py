@@ -75,6 +75,7 @@ ENTRIES = family(
             SMOOTH,
             Case("beta 2", dict(beta=2.0)),
             Case("beta 0.5, threshold 5", dict(beta=0.5, threshold=5.0)),
+            Case("threshold 100 (e^100 overflows float32)", dict(threshold=100.0)),
         ),
     ),
     ("nn.GELU", _on(SMOOTH, Case("tanh", dict(approximate="tanh")))),
