@@ -42,8 +42,8 @@ def _write(folder, name, key=None, broken=None):
 
 
 def _break_gelu(source):
-    assert "0.5 * x * (1 + torch.erf" in source, "the sabotage below no longer applies"
-    return source.replace("0.5 * x * (1 + torch.erf", "0.49 * x * (1 + torch.erf", 1)
+    assert ".erfc_().mul_(0.5)" in source, "the sabotage below no longer applies"
+    return source.replace(".erfc_().mul_(0.5)", ".erfc_().mul_(0.49)", 1)
 
 
 def _break_linear(source):
