@@ -258,7 +258,6 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     (sh, sw), (dh, dw) = stride, dilation
     height = conv_output_size(hp, kh, sh, 0, dh)
     width = conv_output_size(wp, kw, sw, 0, dw)
-    taps = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C/g, O): x_row @ taps[u, v]
     unit_stride = sh == 1 and sw == 1
     windowed = _windowed(x.shape, (kh, kw), stride, dilation, groups)
     grid = (hp, wp) if unit_stride and not windowed else (height, width)
@@ -271,6 +270,7 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
         kernels = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)  # (O, kh·kw·C)
         torch.mm(columns, kernels.t(), out=rows)
         return out
+    taps = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C/g, O): x_row @ taps[u, v]
     matrix = x.reshape(-1, channels)
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
@@ -303,8 +303,9 @@ def _windowed(shape, kernel_size, stride, dilation, groups):
     """Whether a conv on padded ``(N, Hp, Wp, C)`` should copy its windows (im2col) first.
 
     The shifted-rows GEMM computes every padded position and crops; a stride (which would
-    compute ``s²`` times the outputs needed) or a small map (a 4×4 map padded to 6×6 computes
-    2.25 times the outputs needed) is cheaper as one GEMM over the copied windows.
+    compute ``s²`` times the outputs needed), a small map (a 4×4 map padded to 6×6 computes
+    2.25 times the outputs needed) or few channels (an RGB stem: ``kh·kw`` GEMMs with K = 3)
+    is cheaper as one GEMM over the copied windows.
     """
     if groups != 1:
         return False
@@ -313,7 +314,8 @@ def _windowed(shape, kernel_size, stride, dilation, groups):
     width = conv_output_size(wp, kernel_size[1], stride[1], 0, dilation[1])
     if stride != (1, 1):
         return True
-    return kernel_size != (1, 1) and hp * wp > 1.3 * height * width
+    few_channels = shape[3] < 16  # a GEMM with K = C this small is mostly memory traffic
+    return kernel_size != (1, 1) and (few_channels or hp * wp > 1.3 * height * width)
 
 
 def _windows(x, kernel_size, stride, dilation, height, width):
@@ -403,7 +405,7 @@ def _conv_input_grad_nhwc(grad, weight, size, padding, stride, dilation, groups)
         max(top + size[0], span_h + sh * (height - 1)),
         max(left + size[1], span_w + sw * (width - 1)),
     )
-    if _windowed((n, *padded, 0), (kh, kw), stride, dilation, groups):
+    if _windowed((n, *padded, groups * group_in), (kh, kw), stride, dilation, groups):
         # col2im: each output's window gets grad @ kernels, added back where it was read;
         # no product with the zeros a spread gradient would hold
         kernels = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)  # (O, kh·kw·C)
