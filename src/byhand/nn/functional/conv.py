@@ -275,28 +275,43 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
-    for u in range(kh):
-        for v in range(kw):
-            first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
-            if unit_stride:
-                shift = u * dh * wp + v * dw
-                target, source = rows[: rows.shape[0] - shift], matrix[shift:]
-            else:
-                window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
-                target, source = rows, window.reshape(-1, channels)
-                if depthwise and group_out > 1:
-                    source = source.repeat_interleave(group_out, dim=1)
-            if depthwise:  # groups == C: an elementwise multiply per tap, not a GEMM
-                if first:
-                    torch.mul(source, taps[u, v, 0], out=target)
+    total = rows.shape[0]
+    block = _block_rows(x, out_channels) if unit_stride else total
+    for start in range(0, total, block):  # a block of rows stays in cache for every tap
+        end = min(start + block, total)
+        for u in range(kh):
+            for v in range(kw):
+                first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
+                if unit_stride:
+                    shift = u * dh * wp + v * dw
+                    stop = max(start, min(end, total - shift))
+                    target, source = rows[start:stop], matrix[start + shift : stop + shift]
                 else:
-                    target.addcmul_(source, taps[u, v, 0])
-                continue
-            for g in range(groups):
-                o = slice(g * group_out, (g + 1) * group_out)
-                c = slice(g * group_in, (g + 1) * group_in)
-                target[:, o].addmm_(source[:, c], taps[u, v, :, o], beta=0 if first else 1)
+                    window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
+                    target, source = rows, window.reshape(-1, channels)
+                    if depthwise and group_out > 1:
+                        source = source.repeat_interleave(group_out, dim=1)
+                if depthwise:  # groups == C: an elementwise multiply per tap, not a GEMM
+                    if first:
+                        torch.mul(source, taps[u, v, 0], out=target)
+                    else:
+                        target.addcmul_(source, taps[u, v, 0])
+                    continue
+                for g in range(groups):
+                    o = slice(g * group_out, (g + 1) * group_out)
+                    c = slice(g * group_in, (g + 1) * group_in)
+                    target[:, o].addmm_(source[:, c], taps[u, v, :, o], beta=0 if first else 1)
     return out[:, :height, :width]
+
+
+def _block_rows(x, out_channels):
+    """Rows per block of the shifted-rows loop: about 1 MB of input and output rows, which
+    stay in a CPU core's cache while all ``kh·kw`` taps add into them (one pass over memory,
+    not ``kh·kw``). One block on a GPU and under ``torch.compile`` (a smaller graph)."""
+    n, hp, wp, channels = x.shape
+    if x.device.type != "cpu" or torch.compiler.is_compiling():
+        return max(1, n * hp * wp)
+    return max(1024, 2**18 // (channels + out_channels))
 
 
 def _windowed(shape, kernel_size, stride, dilation, groups):
@@ -370,23 +385,28 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
         upstream = grad.reshape(-1, out_channels)
     matrix = x.reshape(-1, channels)
     depthwise = group_in == 1 and groups > 1
-    for u in range(kh):
-        for v in range(kw):
-            if unit_stride:
-                shift = u * dh * wp + v * dw
-                g_rows, source = upstream[: upstream.shape[0] - shift], matrix[shift:]
-            else:
-                window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
-                g_rows, source = upstream, window.reshape(-1, channels)
-            if depthwise:
-                if group_out > 1:
-                    source = source.repeat_interleave(group_out, dim=1)
-                taps[u, v, :, 0] = (g_rows * source).sum(0)
-                continue
-            for g in range(groups):
-                o = slice(g * group_out, (g + 1) * group_out)
-                c = slice(g * group_in, (g + 1) * group_in)
-                torch.mm(g_rows[:, o].t(), source[:, c], out=taps[u, v, o])
+    total = upstream.shape[0]
+    block = _block_rows(x, out_channels) if unit_stride else total
+    for start in range(0, total, block):  # each block's rows add into every tap's sum
+        end = min(start + block, total)
+        for u in range(kh):
+            for v in range(kw):
+                if unit_stride:
+                    shift = u * dh * wp + v * dw
+                    stop = max(start, min(end, total - shift))
+                    g_rows, source = upstream[start:stop], matrix[start + shift : stop + shift]
+                else:
+                    window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
+                    g_rows, source = upstream, window.reshape(-1, channels)
+                if depthwise:
+                    if group_out > 1:
+                        source = source.repeat_interleave(group_out, dim=1)
+                    taps[u, v, :, 0] += (g_rows * source).sum(0)
+                    continue
+                for g in range(groups):
+                    o = slice(g * group_out, (g + 1) * group_out)
+                    c = slice(g * group_in, (g + 1) * group_in)
+                    taps[u, v, o].addmm_(g_rows[:, o].t(), source[:, c])
     return taps.permute(2, 3, 0, 1)
 
 
