@@ -242,7 +242,7 @@ def conv2d_im2col(input, weight, bias=None, stride=1, padding=0, dilation=1, gro
 
 
 # --8<-- [start:conv2d_fast]
-def _conv_nhwc(x, weight, stride, dilation, groups):
+def _conv_nhwc(x, weight, stride, dilation, groups, columns=None):
     """Correlate a padded channels-last ``x (N, Hp, Wp, C)`` with ``weight (O, C/g, kh, kw)``.
 
     Returns ``(N, Ho, Wo, O)``. Implicit GEMM: seen as a ``(N·Hp·Wp, C)`` matrix, the input
@@ -266,7 +266,8 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     if n == 0 or rows.shape[0] == 0:
         return out.zero_()[:, :height, :width]
     if windowed:  # one GEMM, K = kh·kw·C
-        columns = _windows(x, (kh, kw), stride, dilation, height, width)
+        if columns is None:
+            columns = _windows(x, (kh, kw), stride, dilation, height, width)
         kernels = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)  # (O, kh·kw·C)
         torch.mm(columns, kernels.t(), out=rows)
         return out
@@ -360,24 +361,26 @@ def _fold_windows(columns, shape, kernel_size, stride, dilation):
     return out
 
 
-def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
+def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups, columns=None):
     """``∂L/∂w (O, C/g, kh, kw)`` for padded ``x (N, Hp, Wp, C)``, ``grad (N, Ho, Wo, O)``.
 
     Per tap ``(u, v)``: ``∂L/∂w[:, :, u, v] = gradᵀ @ x_shifted``, the correlation of the
-    upstream gradient with the input, by the same shifted rows as the forward.
+    upstream gradient with the input, by the same shifted rows as the forward. ``columns``:
+    the forward's copied windows (``x`` may then be ``None``).
     """
-    n, hp, wp, channels = x.shape
     _, height, width, out_channels = grad.shape
     kh, kw = kernel_size
+    if columns is None and _windowed(x.shape, kernel_size, stride, dilation, groups):
+        columns = _windows(x, kernel_size, stride, dilation, height, width)
+    if columns is not None:  # ∂w = gradᵀ @ columns, one GEMM
+        flat = torch.mm(grad.reshape(-1, out_channels).t(), columns)
+        return flat.view(out_channels, kh, kw, -1).permute(0, 3, 1, 2)
+    n, hp, wp, channels = x.shape
     (sh, sw), (dh, dw) = stride, dilation
     group_in, group_out = channels // groups, out_channels // groups
     taps = grad.new_zeros(kh, kw, out_channels, group_in)
     if n == 0 or height == 0 or width == 0:
         return taps.permute(2, 3, 0, 1)
-    if _windowed(x.shape, kernel_size, stride, dilation, groups):  # ∂w = gradᵀ @ columns
-        columns = _windows(x, kernel_size, stride, dilation, height, width)
-        flat = torch.mm(grad.reshape(-1, out_channels).t(), columns)
-        return flat.view(out_channels, kh, kw, channels).permute(0, 3, 1, 2)
     unit_stride = sh == 1 and sw == 1
     if unit_stride:  # the upstream gradient on the full (Hp, Wp) grid, zero where cropped
         upstream = _embed(grad, hp, wp, 0, 0).view(-1, out_channels)
@@ -516,24 +519,32 @@ class _Conv2dFunction(torch.autograd.Function):
     def forward(ctx, input, weight, bias, stride, padding, dilation, groups):
         top, bottom, left, right = padding
         x = _to_nhwc_padded(input, top, bottom, left, right)
-        out = _conv_nhwc(x, weight, stride, dilation, groups)
-        ctx.save_for_backward(x, weight)
+        columns = None
+        if _windowed(x.shape, weight.shape[2:], stride, dilation, groups):
+            height = conv_output_size(x.shape[1], weight.shape[2], stride[0], 0, dilation[0])
+            width = conv_output_size(x.shape[2], weight.shape[3], stride[1], 0, dilation[1])
+            # the windows are copied once: the weight gradient reads them again
+            columns = _windows(x, weight.shape[2:], stride, dilation, height, width)
+        out = _conv_nhwc(x, weight, stride, dilation, groups, columns)
+        ctx.save_for_backward(x if columns is None else None, weight, columns)
         ctx.config = (input.shape[2:], (top, left), stride, dilation, groups, bias is not None)
         ctx.memory_format = _memory_format(input)
         return _nchw(out, bias, ctx.memory_format)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, weight = ctx.saved_tensors
+        x, weight, columns = ctx.saved_tensors
         size, corner, stride, dilation, groups, has_bias = ctx.config
         grad = grad_output.permute(0, 2, 3, 1)  # (N, Ho, Wo, O)
+        if columns is not None:  # both GEMMs read grad as an (N·Ho·Wo, O) matrix: copy once
+            grad = grad.contiguous()
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_x = _conv_input_grad_nhwc(grad, weight, size, corner, stride, dilation, groups)
             grad_input = _nchw(grad_x, None, ctx.memory_format)
         if ctx.needs_input_grad[1]:
             grad_weight = _conv_weight_grad_nhwc(
-                x, grad, weight.shape[2:], stride, dilation, groups
+                x, grad, weight.shape[2:], stride, dilation, groups, columns
             ).contiguous()
         if has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_output.sum(dim=(0, 2, 3))
