@@ -242,6 +242,31 @@ def conv2d_im2col(input, weight, bias=None, stride=1, padding=0, dilation=1, gro
 
 
 # --8<-- [start:conv2d_fast]
+def _planar(t):
+    """Whether the ``(N, H, W, C)`` view ``t`` is stored channels-first, ``(C, N, H, W)``.
+
+    Depthwise convs keep an NCHW input's planes as they are (never mixing channels, they need
+    no GEMM and so no channels-last rows); under ``torch.compile`` everything is channels-last
+    (no ``out=`` into a transposed tensor).
+    """
+    return t.shape[3] > 1 and t.stride(3) != 1 and not torch.compiler.is_compiling()
+
+
+def _empty_nhwc(shape, like):
+    """An uninitialised ``(N, H, W, C)`` tensor stored the way ``like`` is."""
+    if _planar(like):
+        n, height, width, channels = shape
+        return like.new_empty(channels, n, height, width).permute(1, 2, 3, 0)
+    return like.new_empty(shape)
+
+
+def _rows(t):
+    """``(N, H, W, C)`` as the ``(N·H·W, C)`` matrix, a view where the memory allows."""
+    if _planar(t):
+        return t.permute(3, 0, 1, 2).reshape(t.shape[3], -1).t()
+    return t.reshape(-1, t.shape[3])
+
+
 def _conv_nhwc(x, weight, stride, dilation, groups, columns=None):
     """Correlate a padded channels-last ``x (N, Hp, Wp, C)`` with ``weight (O, C/g, kh, kw)``.
 
@@ -261,7 +286,7 @@ def _conv_nhwc(x, weight, stride, dilation, groups, columns=None):
     unit_stride = sh == 1 and sw == 1
     windowed = _windowed(x.shape, (kh, kw), stride, dilation, groups)
     grid = (hp, wp) if unit_stride and not windowed else (height, width)
-    out = x.new_empty(n, *grid, out_channels)
+    out = _empty_nhwc((n, *grid, out_channels), x)
     rows = out.view(-1, out_channels)
     if n == 0 or rows.shape[0] == 0:
         return out.zero_()[:, :height, :width]
@@ -272,7 +297,7 @@ def _conv_nhwc(x, weight, stride, dilation, groups, columns=None):
         torch.mm(columns, kernels.t(), out=rows)
         return out
     taps = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C/g, O): x_row @ taps[u, v]
-    matrix = x.reshape(-1, channels)
+    matrix = _rows(x)
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
@@ -383,10 +408,10 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups, colum
         return taps.permute(2, 3, 0, 1)
     unit_stride = sh == 1 and sw == 1
     if unit_stride:  # the upstream gradient on the full (Hp, Wp) grid, zero where cropped
-        upstream = _embed(grad, hp, wp, 0, 0).view(-1, out_channels)
+        upstream = _rows(_embed(grad, hp, wp, 0, 0, planes=_planar(x)))
     else:
-        upstream = grad.reshape(-1, out_channels)
-    matrix = x.reshape(-1, channels)
+        upstream = _rows(grad)
+    matrix = _rows(x)
     depthwise = group_in == 1 and groups > 1
     total = upstream.shape[0]
     block = _block_rows(x, out_channels) if unit_stride else total
@@ -447,7 +472,7 @@ def _conv_input_grad_nhwc(grad, weight, size, padding, stride, dilation, groups)
         grad_rows.stop - grad_rows.start,
         grad_cols.stop - grad_cols.start,
     ) == (height, width):  # nothing to spread or crop: zero the border only
-        spread = _embed(grad, *shape, *first)
+        spread = _embed(grad, *shape, *first, planes=group_in == 1 and groups > 1)
     else:
         spread = grad.new_zeros(n, *shape, out_channels)
         spread[:, rows, cols] = grad[:, grad_rows, grad_cols]
@@ -466,23 +491,30 @@ def _spread_slices(count, stride, first, length):
     return slice(first + lo * stride, first + (hi - 1) * stride + 1, stride), slice(lo, hi)
 
 
-def _embed(values, height, width, top, left):
+def _embed(values, height, width, top, left, planes=False):
     """``values (N, h, w, C)`` placed at ``(top, left)`` in zeros ``(N, height, width, C)``.
 
-    Only the border around ``values`` is zeroed: the rest is written once, by the copy.
+    Only the border around ``values`` is zeroed: the rest is written once, by the copy. The
+    result is channels-last, or, with ``planes``, stored as ``values`` is (see ``_planar``).
     """
     n, h, w, channels = values.shape
-    out = values.new_empty(n, height, width, channels)
+    shape = (n, height, width, channels)
+    if planes and _planar(values):  # a border of planes is many short runs: zero it all
+        out = _empty_nhwc(shape, values).zero_()
+        out[:, top : top + h, left : left + w] = values
+        return out
+    out = values.new_empty(shape)
     out[:, :top].zero_(), out[:, top + h :].zero_()
     out[:, top : top + h, :left].zero_(), out[:, top : top + h, left + w :].zero_()
     out[:, top : top + h, left : left + w] = values
     return out
 
 
-def _to_nhwc_padded(input, top, bottom, left, right):
-    """``(N, C, H, W)`` -> zero-padded channels-last ``(N, H + top + bottom, W + ..., C)``."""
+def _to_nhwc_padded(input, top, bottom, left, right, planes=False):
+    """``(N, C, H, W)`` -> zero-padded ``(N, H + top + bottom, W + ..., C)``, channels-last
+    (with ``planes``: stored as ``input`` is)."""
     height, width = input.shape[2] + top + bottom, input.shape[3] + left + right
-    return _embed(input.permute(0, 2, 3, 1), height, width, top, left)
+    return _embed(input.permute(0, 2, 3, 1), height, width, top, left, planes)
 
 
 def _memory_format(input):
@@ -518,7 +550,8 @@ class _Conv2dFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, weight, bias, stride, padding, dilation, groups):
         top, bottom, left, right = padding
-        x = _to_nhwc_padded(input, top, bottom, left, right)
+        depthwise = groups > 1 and weight.shape[1] == 1
+        x = _to_nhwc_padded(input, top, bottom, left, right, planes=depthwise)
         columns = None
         if _windowed(x.shape, weight.shape[2:], stride, dilation, groups):
             height = conv_output_size(x.shape[1], weight.shape[2], stride[0], 0, dilation[0])
