@@ -301,33 +301,50 @@ def _conv_nhwc(x, weight, stride, dilation, groups, columns=None):
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
+    for u, v, target, source in _tap_rows(x, rows, matrix, (kh, kw), stride, dilation):
+        first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
+        if depthwise and not unit_stride and group_out > 1:
+            source = source.repeat_interleave(group_out, dim=1)
+        if depthwise:  # groups == C: an elementwise multiply per tap, not a GEMM
+            if first:
+                torch.mul(source, taps[u, v, 0], out=target)
+            else:
+                target.addcmul_(source, taps[u, v, 0])
+            continue
+        for g in range(groups):
+            o = slice(g * group_out, (g + 1) * group_out)
+            c = slice(g * group_in, (g + 1) * group_in)
+            target[:, o].addmm_(source[:, c], taps[u, v, :, o], beta=0 if first else 1)
+    return out[:, :height, :width]
+
+
+def _tap_rows(x, rows, matrix, kernel_size, stride, dilation):
+    """``(u, v, rows_part, x_rows)`` for every tap: output (or upstream-gradient) rows and
+    the input rows that tap ``(u, v)`` pairs them with.
+
+    Unit stride: ``rows`` lie on the padded grid and ``x_rows`` are ``matrix`` (``x``'s rows)
+    shifted by ``u·dh·Wp + v·dw``, block by block (``_block_rows``). Strided: ``rows`` lie on
+    the output grid and each tap's strided view of ``x`` is gathered into rows.
+    """
+    n, hp, wp, channels = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
     total = rows.shape[0]
-    block = _block_rows(x, out_channels) if unit_stride else total
+    if (sh, sw) != (1, 1):
+        height = conv_output_size(hp, kh, sh, 0, dh)
+        width = conv_output_size(wp, kw, sw, 0, dw)
+        for u in range(kh):
+            for v in range(kw):
+                window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
+                yield u, v, rows, window.reshape(-1, channels)
+        return
+    block = _block_rows(x, rows.shape[1])
     for start in range(0, total, block):  # a block of rows stays in cache for every tap
         end = min(start + block, total)
         for u in range(kh):
             for v in range(kw):
-                first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
-                if unit_stride:
-                    shift = u * dh * wp + v * dw
-                    stop = max(start, min(end, total - shift))
-                    target, source = rows[start:stop], matrix[start + shift : stop + shift]
-                else:
-                    window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
-                    target, source = rows, window.reshape(-1, channels)
-                    if depthwise and group_out > 1:
-                        source = source.repeat_interleave(group_out, dim=1)
-                if depthwise:  # groups == C: an elementwise multiply per tap, not a GEMM
-                    if first:
-                        torch.mul(source, taps[u, v, 0], out=target)
-                    else:
-                        target.addcmul_(source, taps[u, v, 0])
-                    continue
-                for g in range(groups):
-                    o = slice(g * group_out, (g + 1) * group_out)
-                    c = slice(g * group_in, (g + 1) * group_in)
-                    target[:, o].addmm_(source[:, c], taps[u, v, :, o], beta=0 if first else 1)
-    return out[:, :height, :width]
+                shift = u * dh * wp + v * dw
+                stop = max(start, min(end, total - shift))
+                yield u, v, rows[start:stop], matrix[start + shift : stop + shift]
 
 
 def _block_rows(x, out_channels):
@@ -401,7 +418,7 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups, colum
         flat = torch.mm(grad.reshape(-1, out_channels).t(), columns)
         return flat.view(out_channels, kh, kw, -1).permute(0, 3, 1, 2)
     n, hp, wp, channels = x.shape
-    (sh, sw), (dh, dw) = stride, dilation
+    sh, sw = stride
     group_in, group_out = channels // groups, out_channels // groups
     taps = grad.new_zeros(kh, kw, out_channels, group_in)
     if n == 0 or height == 0 or width == 0:
@@ -413,28 +430,16 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups, colum
         upstream = _rows(grad)
     matrix = _rows(x)
     depthwise = group_in == 1 and groups > 1
-    total = upstream.shape[0]
-    block = _block_rows(x, out_channels) if unit_stride else total
-    for start in range(0, total, block):  # each block's rows add into every tap's sum
-        end = min(start + block, total)
-        for u in range(kh):
-            for v in range(kw):
-                if unit_stride:
-                    shift = u * dh * wp + v * dw
-                    stop = max(start, min(end, total - shift))
-                    g_rows, source = upstream[start:stop], matrix[start + shift : stop + shift]
-                else:
-                    window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
-                    g_rows, source = upstream, window.reshape(-1, channels)
-                if depthwise:
-                    if group_out > 1:
-                        source = source.repeat_interleave(group_out, dim=1)
-                    taps[u, v, :, 0] += (g_rows * source).sum(0)
-                    continue
-                for g in range(groups):
-                    o = slice(g * group_out, (g + 1) * group_out)
-                    c = slice(g * group_in, (g + 1) * group_in)
-                    taps[u, v, o].addmm_(g_rows[:, o].t(), source[:, c])
+    for u, v, g_rows, source in _tap_rows(x, upstream, matrix, kernel_size, stride, dilation):
+        if depthwise:
+            if group_out > 1:
+                source = source.repeat_interleave(group_out, dim=1)
+            taps[u, v, :, 0] += (g_rows * source).sum(0)
+            continue
+        for g in range(groups):
+            o = slice(g * group_out, (g + 1) * group_out)
+            c = slice(g * group_in, (g + 1) * group_in)
+            taps[u, v, o].addmm_(g_rows[:, o].t(), source[:, c])
     return taps.permute(2, 3, 0, 1)
 
 
