@@ -287,3 +287,37 @@ def test_conv2d_on_cuda_matches_cudnn():
     x = torch.randn(2, 4, 9, 8, dtype=F64, device="cuda")
     (y, gx), (y_ref, gx_ref) = _run_both(ours, theirs, x)
     assert torch.allclose(y, y_ref, atol=1e-10) and torch.allclose(gx, gx_ref, atol=1e-10)
+
+
+# --- the fast conv's paths: blocks of rows, windows copied once, depthwise planes -------------
+@pytest.mark.parametrize(
+    "channels, out, kernel, stride, padding, dilation, groups",
+    [
+        (4, 6, 3, 1, 1, 1, 1),  # shifted rows, in several blocks
+        (4, 6, 3, 1, 2, 2, 2),  # dilated, grouped
+        (6, 6, 3, 1, 1, 1, 6),  # depthwise: multiply-adds on planes
+        (4, 8, 3, 1, 1, 1, 4),  # depthwise with a channel multiplier
+        (3, 5, 3, 2, 1, 1, 1),  # strided: windows copied once (im2col), kept for ∂w
+    ],
+)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_conv_paths_match_pytorch(
+    monkeypatch, channels, out, kernel, stride, padding, dilation, groups, channels_last
+):
+    conv = importlib.import_module("byhand.nn.functional.conv")
+    monkeypatch.setattr(conv, "_block_rows", lambda x, out_channels: 37)  # many blocks
+    torch.manual_seed(0)
+    x = torch.randn(2, channels, 9, 11, dtype=F64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    w = torch.randn(out, channels // groups, kernel, kernel, dtype=F64)
+    b = torch.randn(out, dtype=F64)
+    results = []
+    for fn in (F.conv2d, TF.conv2d):
+        inputs = [t.detach().clone().requires_grad_(True) for t in (x, w, b)]
+        y = fn(*inputs, stride, padding, dilation, groups)
+        y.backward(torch.linspace(-1, 1, y.numel(), dtype=F64).view_as(y))
+        results.append((y, *(t.grad for t in inputs)))
+    for ours, theirs in zip(*results):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-11)
+    assert results[0][0].is_contiguous(memory_format=torch.channels_last) == channels_last

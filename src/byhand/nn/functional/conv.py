@@ -242,7 +242,32 @@ def conv2d_im2col(input, weight, bias=None, stride=1, padding=0, dilation=1, gro
 
 
 # --8<-- [start:conv2d_fast]
-def _conv_nhwc(x, weight, stride, dilation, groups):
+def _planar(t):
+    """Whether the ``(N, H, W, C)`` view ``t`` is stored channels-first, ``(C, N, H, W)``.
+
+    Depthwise convs keep an NCHW input's planes as they are (never mixing channels, they need
+    no GEMM and so no channels-last rows); under ``torch.compile`` everything is channels-last
+    (no ``out=`` into a transposed tensor).
+    """
+    return t.shape[3] > 1 and t.stride(3) != 1 and not torch.compiler.is_compiling()
+
+
+def _empty_nhwc(shape, like):
+    """An uninitialised ``(N, H, W, C)`` tensor stored the way ``like`` is."""
+    if _planar(like):
+        n, height, width, channels = shape
+        return like.new_empty(channels, n, height, width).permute(1, 2, 3, 0)
+    return like.new_empty(shape)
+
+
+def _rows(t):
+    """``(N, H, W, C)`` as the ``(N·H·W, C)`` matrix, a view where the memory allows."""
+    if _planar(t):
+        return t.permute(3, 0, 1, 2).reshape(t.shape[3], -1).t()
+    return t.reshape(-1, t.shape[3])
+
+
+def _conv_nhwc(x, weight, stride, dilation, groups, columns=None):
     """Correlate a padded channels-last ``x (N, Hp, Wp, C)`` with ``weight (O, C/g, kh, kw)``.
 
     Returns ``(N, Ho, Wo, O)``. Implicit GEMM: seen as a ``(N·Hp·Wp, C)`` matrix, the input
@@ -258,53 +283,87 @@ def _conv_nhwc(x, weight, stride, dilation, groups):
     (sh, sw), (dh, dw) = stride, dilation
     height = conv_output_size(hp, kh, sh, 0, dh)
     width = conv_output_size(wp, kw, sw, 0, dw)
-    taps = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C/g, O): x_row @ taps[u, v]
     unit_stride = sh == 1 and sw == 1
     windowed = _windowed(x.shape, (kh, kw), stride, dilation, groups)
     grid = (hp, wp) if unit_stride and not windowed else (height, width)
-    out = x.new_empty(n, *grid, out_channels)
+    out = _empty_nhwc((n, *grid, out_channels), x)
     rows = out.view(-1, out_channels)
     if n == 0 or rows.shape[0] == 0:
         return out.zero_()[:, :height, :width]
     if windowed:  # one GEMM, K = kh·kw·C
-        columns = _windows(x, (kh, kw), stride, dilation, height, width)
+        if columns is None:
+            columns = _windows(x, (kh, kw), stride, dilation, height, width)
         kernels = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)  # (O, kh·kw·C)
         torch.mm(columns, kernels.t(), out=rows)
         return out
-    matrix = x.reshape(-1, channels)
+    taps = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C/g, O): x_row @ taps[u, v]
+    matrix = _rows(x)
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
-    for u in range(kh):
-        for v in range(kw):
-            first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
-            if unit_stride:
-                shift = u * dh * wp + v * dw
-                target, source = rows[: rows.shape[0] - shift], matrix[shift:]
+    for u, v, target, source in _tap_rows(x, rows, matrix, (kh, kw), stride, dilation):
+        first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
+        if depthwise and not unit_stride and group_out > 1:
+            source = source.repeat_interleave(group_out, dim=1)
+        if depthwise:  # groups == C: an elementwise multiply per tap, not a GEMM
+            if first:
+                torch.mul(source, taps[u, v, 0], out=target)
             else:
-                window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
-                target, source = rows, window.reshape(-1, channels)
-                if depthwise and group_out > 1:
-                    source = source.repeat_interleave(group_out, dim=1)
-            if depthwise:  # groups == C: an elementwise multiply per tap, not a GEMM
-                if first:
-                    torch.mul(source, taps[u, v, 0], out=target)
-                else:
-                    target.addcmul_(source, taps[u, v, 0])
-                continue
-            for g in range(groups):
-                o = slice(g * group_out, (g + 1) * group_out)
-                c = slice(g * group_in, (g + 1) * group_in)
-                target[:, o].addmm_(source[:, c], taps[u, v, :, o], beta=0 if first else 1)
+                target.addcmul_(source, taps[u, v, 0])
+            continue
+        for g in range(groups):
+            o = slice(g * group_out, (g + 1) * group_out)
+            c = slice(g * group_in, (g + 1) * group_in)
+            target[:, o].addmm_(source[:, c], taps[u, v, :, o], beta=0 if first else 1)
     return out[:, :height, :width]
+
+
+def _tap_rows(x, rows, matrix, kernel_size, stride, dilation):
+    """``(u, v, rows_part, x_rows)`` for every tap: output (or upstream-gradient) rows and
+    the input rows that tap ``(u, v)`` pairs them with.
+
+    Unit stride: ``rows`` lie on the padded grid and ``x_rows`` are ``matrix`` (``x``'s rows)
+    shifted by ``u·dh·Wp + v·dw``, block by block (``_block_rows``). Strided: ``rows`` lie on
+    the output grid and each tap's strided view of ``x`` is gathered into rows.
+    """
+    n, hp, wp, channels = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    total = rows.shape[0]
+    if (sh, sw) != (1, 1):
+        height = conv_output_size(hp, kh, sh, 0, dh)
+        width = conv_output_size(wp, kw, sw, 0, dw)
+        for u in range(kh):
+            for v in range(kw):
+                window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
+                yield u, v, rows, window.reshape(-1, channels)
+        return
+    block = _block_rows(x, rows.shape[1])
+    for start in range(0, total, block):  # a block of rows stays in cache for every tap
+        end = min(start + block, total)
+        for u in range(kh):
+            for v in range(kw):
+                shift = u * dh * wp + v * dw
+                stop = max(start, min(end, total - shift))
+                yield u, v, rows[start:stop], matrix[start + shift : stop + shift]
+
+
+def _block_rows(x, out_channels):
+    """Rows per block of the shifted-rows loop: about 1 MB of input and output rows, which
+    stay in a CPU core's cache while all ``kh·kw`` taps add into them (one pass over memory,
+    not ``kh·kw``). One block on a GPU and under ``torch.compile`` (a smaller graph)."""
+    n, hp, wp, channels = x.shape
+    if x.device.type != "cpu" or torch.compiler.is_compiling():
+        return max(1, n * hp * wp)
+    return max(1024, 2**18 // (channels + out_channels))
 
 
 def _windowed(shape, kernel_size, stride, dilation, groups):
     """Whether a conv on padded ``(N, Hp, Wp, C)`` should copy its windows (im2col) first.
 
     The shifted-rows GEMM computes every padded position and crops; a stride (which would
-    compute ``s²`` times the outputs needed) or a small map (a 4×4 map padded to 6×6 computes
-    2.25 times the outputs needed) is cheaper as one GEMM over the copied windows.
+    compute ``s²`` times the outputs needed), a small map (a 4×4 map padded to 6×6 computes
+    2.25 times the outputs needed) or few channels (an RGB stem: ``kh·kw`` GEMMs with K = 3)
+    is cheaper as one GEMM over the copied windows.
     """
     if groups != 1:
         return False
@@ -313,7 +372,8 @@ def _windowed(shape, kernel_size, stride, dilation, groups):
     width = conv_output_size(wp, kernel_size[1], stride[1], 0, dilation[1])
     if stride != (1, 1):
         return True
-    return kernel_size != (1, 1) and hp * wp > 1.3 * height * width
+    few_channels = shape[3] < 16  # a GEMM with K = C this small is mostly memory traffic
+    return kernel_size != (1, 1) and (few_channels or hp * wp > 1.3 * height * width)
 
 
 def _windows(x, kernel_size, stride, dilation, height, width):
@@ -343,48 +403,43 @@ def _fold_windows(columns, shape, kernel_size, stride, dilation):
     return out
 
 
-def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups):
+def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups, columns=None):
     """``∂L/∂w (O, C/g, kh, kw)`` for padded ``x (N, Hp, Wp, C)``, ``grad (N, Ho, Wo, O)``.
 
     Per tap ``(u, v)``: ``∂L/∂w[:, :, u, v] = gradᵀ @ x_shifted``, the correlation of the
-    upstream gradient with the input, by the same shifted rows as the forward.
+    upstream gradient with the input, by the same shifted rows as the forward. ``columns``:
+    the forward's copied windows (``x`` may then be ``None``).
     """
-    n, hp, wp, channels = x.shape
     _, height, width, out_channels = grad.shape
     kh, kw = kernel_size
-    (sh, sw), (dh, dw) = stride, dilation
+    if columns is None and _windowed(x.shape, kernel_size, stride, dilation, groups):
+        columns = _windows(x, kernel_size, stride, dilation, height, width)
+    if columns is not None:  # ∂w = gradᵀ @ columns, one GEMM
+        flat = torch.mm(grad.reshape(-1, out_channels).t(), columns)
+        return flat.view(out_channels, kh, kw, -1).permute(0, 3, 1, 2)
+    n, hp, wp, channels = x.shape
+    sh, sw = stride
     group_in, group_out = channels // groups, out_channels // groups
     taps = grad.new_zeros(kh, kw, out_channels, group_in)
     if n == 0 or height == 0 or width == 0:
         return taps.permute(2, 3, 0, 1)
-    if _windowed(x.shape, kernel_size, stride, dilation, groups):  # ∂w = gradᵀ @ columns
-        columns = _windows(x, kernel_size, stride, dilation, height, width)
-        flat = torch.mm(grad.reshape(-1, out_channels).t(), columns)
-        return flat.view(out_channels, kh, kw, channels).permute(0, 3, 1, 2)
     unit_stride = sh == 1 and sw == 1
     if unit_stride:  # the upstream gradient on the full (Hp, Wp) grid, zero where cropped
-        upstream = _embed(grad, hp, wp, 0, 0).view(-1, out_channels)
+        upstream = _rows(_embed(grad, hp, wp, 0, 0, planes=_planar(x)))
     else:
-        upstream = grad.reshape(-1, out_channels)
-    matrix = x.reshape(-1, channels)
+        upstream = _rows(grad)
+    matrix = _rows(x)
     depthwise = group_in == 1 and groups > 1
-    for u in range(kh):
-        for v in range(kw):
-            if unit_stride:
-                shift = u * dh * wp + v * dw
-                g_rows, source = upstream[: upstream.shape[0] - shift], matrix[shift:]
-            else:
-                window = x[:, u * dh :: sh, v * dw :: sw][:, :height, :width]
-                g_rows, source = upstream, window.reshape(-1, channels)
-            if depthwise:
-                if group_out > 1:
-                    source = source.repeat_interleave(group_out, dim=1)
-                taps[u, v, :, 0] = (g_rows * source).sum(0)
-                continue
-            for g in range(groups):
-                o = slice(g * group_out, (g + 1) * group_out)
-                c = slice(g * group_in, (g + 1) * group_in)
-                torch.mm(g_rows[:, o].t(), source[:, c], out=taps[u, v, o])
+    for u, v, g_rows, source in _tap_rows(x, upstream, matrix, kernel_size, stride, dilation):
+        if depthwise:
+            if group_out > 1:
+                source = source.repeat_interleave(group_out, dim=1)
+            taps[u, v, :, 0] += (g_rows * source).sum(0)
+            continue
+        for g in range(groups):
+            o = slice(g * group_out, (g + 1) * group_out)
+            c = slice(g * group_in, (g + 1) * group_in)
+            taps[u, v, o].addmm_(g_rows[:, o].t(), source[:, c])
     return taps.permute(2, 3, 0, 1)
 
 
@@ -403,7 +458,7 @@ def _conv_input_grad_nhwc(grad, weight, size, padding, stride, dilation, groups)
         max(top + size[0], span_h + sh * (height - 1)),
         max(left + size[1], span_w + sw * (width - 1)),
     )
-    if _windowed((n, *padded, 0), (kh, kw), stride, dilation, groups):
+    if _windowed((n, *padded, groups * group_in), (kh, kw), stride, dilation, groups):
         # col2im: each output's window gets grad @ kernels, added back where it was read;
         # no product with the zeros a spread gradient would hold
         kernels = weight.permute(0, 2, 3, 1).reshape(out_channels, -1)  # (O, kh·kw·C)
@@ -422,7 +477,7 @@ def _conv_input_grad_nhwc(grad, weight, size, padding, stride, dilation, groups)
         grad_rows.stop - grad_rows.start,
         grad_cols.stop - grad_cols.start,
     ) == (height, width):  # nothing to spread or crop: zero the border only
-        spread = _embed(grad, *shape, *first)
+        spread = _embed(grad, *shape, *first, planes=group_in == 1 and groups > 1)
     else:
         spread = grad.new_zeros(n, *shape, out_channels)
         spread[:, rows, cols] = grad[:, grad_rows, grad_cols]
@@ -441,23 +496,30 @@ def _spread_slices(count, stride, first, length):
     return slice(first + lo * stride, first + (hi - 1) * stride + 1, stride), slice(lo, hi)
 
 
-def _embed(values, height, width, top, left):
+def _embed(values, height, width, top, left, planes=False):
     """``values (N, h, w, C)`` placed at ``(top, left)`` in zeros ``(N, height, width, C)``.
 
-    Only the border around ``values`` is zeroed: the rest is written once, by the copy.
+    Only the border around ``values`` is zeroed: the rest is written once, by the copy. The
+    result is channels-last, or, with ``planes``, stored as ``values`` is (see ``_planar``).
     """
     n, h, w, channels = values.shape
-    out = values.new_empty(n, height, width, channels)
+    shape = (n, height, width, channels)
+    if planes and _planar(values):  # a border of planes is many short runs: zero it all
+        out = _empty_nhwc(shape, values).zero_()
+        out[:, top : top + h, left : left + w] = values
+        return out
+    out = values.new_empty(shape)
     out[:, :top].zero_(), out[:, top + h :].zero_()
     out[:, top : top + h, :left].zero_(), out[:, top : top + h, left + w :].zero_()
     out[:, top : top + h, left : left + w] = values
     return out
 
 
-def _to_nhwc_padded(input, top, bottom, left, right):
-    """``(N, C, H, W)`` -> zero-padded channels-last ``(N, H + top + bottom, W + ..., C)``."""
+def _to_nhwc_padded(input, top, bottom, left, right, planes=False):
+    """``(N, C, H, W)`` -> zero-padded ``(N, H + top + bottom, W + ..., C)``, channels-last
+    (with ``planes``: stored as ``input`` is)."""
     height, width = input.shape[2] + top + bottom, input.shape[3] + left + right
-    return _embed(input.permute(0, 2, 3, 1), height, width, top, left)
+    return _embed(input.permute(0, 2, 3, 1), height, width, top, left, planes)
 
 
 def _memory_format(input):
@@ -493,25 +555,34 @@ class _Conv2dFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, weight, bias, stride, padding, dilation, groups):
         top, bottom, left, right = padding
-        x = _to_nhwc_padded(input, top, bottom, left, right)
-        out = _conv_nhwc(x, weight, stride, dilation, groups)
-        ctx.save_for_backward(x, weight)
+        depthwise = groups > 1 and weight.shape[1] == 1
+        x = _to_nhwc_padded(input, top, bottom, left, right, planes=depthwise)
+        columns = None
+        if _windowed(x.shape, weight.shape[2:], stride, dilation, groups):
+            height = conv_output_size(x.shape[1], weight.shape[2], stride[0], 0, dilation[0])
+            width = conv_output_size(x.shape[2], weight.shape[3], stride[1], 0, dilation[1])
+            # the windows are copied once: the weight gradient reads them again
+            columns = _windows(x, weight.shape[2:], stride, dilation, height, width)
+        out = _conv_nhwc(x, weight, stride, dilation, groups, columns)
+        ctx.save_for_backward(x if columns is None else None, weight, columns)
         ctx.config = (input.shape[2:], (top, left), stride, dilation, groups, bias is not None)
         ctx.memory_format = _memory_format(input)
         return _nchw(out, bias, ctx.memory_format)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, weight = ctx.saved_tensors
+        x, weight, columns = ctx.saved_tensors
         size, corner, stride, dilation, groups, has_bias = ctx.config
         grad = grad_output.permute(0, 2, 3, 1)  # (N, Ho, Wo, O)
+        if columns is not None:  # both GEMMs read grad as an (N·Ho·Wo, O) matrix: copy once
+            grad = grad.contiguous()
         grad_input = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_x = _conv_input_grad_nhwc(grad, weight, size, corner, stride, dilation, groups)
             grad_input = _nchw(grad_x, None, ctx.memory_format)
         if ctx.needs_input_grad[1]:
             grad_weight = _conv_weight_grad_nhwc(
-                x, grad, weight.shape[2:], stride, dilation, groups
+                x, grad, weight.shape[2:], stride, dilation, groups, columns
             ).contiguous()
         if has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_output.sum(dim=(0, 2, 3))
