@@ -124,9 +124,8 @@ class LSTMSequence(torch.autograd.Function):
         for t in range(steps - 1, -1, -1) if reverse else range(steps):
             gates = torch.addmm(inputs[t], h, w_t)
             torch.sigmoid(gates, out=act[t])
-            torch.tanh(
-                gates[:, 2 * hidden : 3 * hidden], out=act[t][:, 2 * hidden : 3 * hidden]
-            )
+            g_part = slice(2 * hidden, 3 * hidden)  # (an out= column slice breaks the graph)
+            act[t][:, g_part].copy_(gates[:, g_part].tanh())
             i, f, g, o = act[t].chunk(4, dim=-1)
             c = torch.addcmul(f * c, i, g, out=c_out[t])
             h = torch.mul(o, torch.tanh(c), out=h_out[t])
