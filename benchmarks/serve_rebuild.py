@@ -9,6 +9,7 @@ makes N prose edits (the median is printed too). Each line gives the wall time, 
 shared, and a busy one stretches the wall time, not the CPU time.
 """
 
+import argparse
 import os
 import re
 import signal
@@ -90,8 +91,16 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def main():
-    repeat = int(sys.argv[sys.argv.index("--repeat") + 1]) if "--repeat" in sys.argv else 1
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/serve_rebuild.py", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--prose-only", action="store_true", help="skip the src/ edit")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N", help="N prose edits")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat expects a count of at least 1, got {args.repeat}")
+    repeat = args.repeat
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="byhand-serve-", suffix=".log")[1])
     with log.open("w") as out:
@@ -123,7 +132,7 @@ def main():
                 f"prose edit, median of {repeat}: {walls[repeat // 2]:.2f} s wall, "
                 f"{cpus[repeat // 2]:.2f} s CPU"
             )
-        if "--prose-only" not in sys.argv:
+        if not args.prose_only:
             builds = edit(SOURCE, builds, log, "src/ edit (src/byhand/nn/__init__.py)", pid)
             builds = edit(PROSE, builds, log, "prose edit again", pid)
     finally:
