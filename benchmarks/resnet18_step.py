@@ -1,7 +1,7 @@
 """One training step of ResNet-18: byhand's blocks against torch.nn's, interleaved.
 
     python benchmarks/resnet18_step.py [--threads 1,2] [--batch 32] [--rounds 5] [--no-compile]
-                                       [--save [PATH]]
+                                       [--profile] [--save [PATH]]
 
 ``byhand.models.resnet18(num_classes=10, impl=...)`` is one piece of code built from either
 module namespace, so the two models differ only in their blocks; both start from the same
@@ -93,6 +93,8 @@ PAIRS = (
     ("byhand compiled vs torch.nn eager", "byhand compiled", "torch.nn eager"),
     ("compiled", "byhand compiled", "torch.nn compiled"),
 )
+# The case-study issue's goals (ratios byhand / torch.nn, CPU): a miss is profiled with --profile.
+TARGETS = {"eager": 1.25, "byhand compiled vs torch.nn eager": 1.0}
 
 
 def main(argv=None):
@@ -103,6 +105,11 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-compile", action="store_true", help="eager rows only")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile both sides of a row that misses its goal",
+    )
     parser.add_argument("--save", nargs="?", const="auto", default=None, metavar="PATH")
     args = parser.parse_args(argv)
     command = shlex.join(["python", "benchmarks/resnet18_step.py", *(argv or sys.argv[1:])])
@@ -121,7 +128,13 @@ def main(argv=None):
                     made[ours], made[theirs], "cpu", count, args.rounds, 0.05
                 )
                 row = {"mode": mode, "ours": ours, "theirs": theirs, "threads": count,
-                       **run.summarise(o, t), "rounds": args.rounds}  # fmt: skip
+                       **run.summarise(o, t), "rounds": args.rounds,
+                       "target": TARGETS.get(mode)}  # fmt: skip
+                if args.profile and row["target"] is not None and row["ratio"] > row["target"]:
+                    row["profile"] = run.profile_summary(made[ours], "cpu", top=6, calls=2)
+                    row["profile_theirs"] = run.profile_summary(
+                        made[theirs], "cpu", top=6, calls=2
+                    )
                 rows.append(row)
                 print(f"{mode:36} {count} threads  {row['ours_ms']:8.1f} ms "
                       f"{row['theirs_ms']:8.1f} ms  {row['ratio']:5.2f} ±{row['spread']:.2f}",

@@ -107,6 +107,27 @@ def test_performance_page_is_drawn_from_the_results_file(hook):
     assert "CUDA" in text and "Not measured" in text
 
 
+def test_resnet_step_states_its_goal_and_profiles_a_miss(hook):
+    """The whole-step rows carry the case study's goal; a miss shows both sides' profile."""
+    results = sys.modules["_speed_results"].RESULTS
+    row = dict(mode="eager", threads=2, ours_ms=13.0, theirs_ms=10.0, ratio=1.3, spread=0.1,
+               rounds=5, target=1.25)  # fmt: skip
+    row["profile"] = [dict(op="aten::addmm_", self_ms=7.0, share=0.6, calls=9)]
+    row["profile_theirs"] = [dict(op="aten::convolution_backward", self_ms=5.0, share=0.5,
+                                  calls=1), dict(op="aten::add_", self_ms=1.0, share=0.1,
+                                  calls=4)]  # fmt: skip
+    met = dict(row, threads=1, ratio=1.1, profile=None, profile_theirs=None)
+    data = dict(date="2000-01-02T00:00:00+00:00", command="c", torch="t", batch=32,
+                load_average_start=[1], load_average_end=[1], rows=[met, row])  # fmt: skip
+    (results / "resnet18-step-cpu-2000-01-02.json").write_text(json.dumps(data))
+    text = hook.on_page_markdown("<!-- byhand:performance -->", _page("performance.md"), {}, {})
+    assert "| eager | 1 | " in text and "≤ 1.25× met" in text
+    assert "| eager | 2 | 13.0 | 10.0 | 1.30× | 0.10 | 5 | ≤ 1.25× **missed** |" in text
+    assert "**eager, 2 threads: 1.30×** (goal ≤ 1.25×)" in text
+    assert "| `aten::addmm_` | 7.0 | 60% | `aten::convolution_backward` | 5.0 | 50% |" in text
+    assert "|  |  |  | `aten::add_` | 1.0 | 10% |" in text
+
+
 PAGE = "# T\n\n## Check\n\nChecked.\n\n## Pitfalls\n\nMore.\n"
 
 

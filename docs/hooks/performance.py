@@ -134,14 +134,40 @@ def _resnet_section():
         f"{data['batch']}, load average {data['load_average_start']} → "
         f"{data['load_average_end']}. File: `{data['file']}`.",
         "",
-        "| mode | threads | byhand ms | torch.nn ms | byhand / torch.nn | spread | rounds |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| mode | threads | byhand ms | torch.nn ms | byhand / torch.nn | spread | rounds "
+        "| goal |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in data["rows"]:
         lines.append(
             f"| {r['mode']} | {r['threads']} | {r['ours_ms']:.1f} | {r['theirs_ms']:.1f} | "
-            f"{_x(r['ratio'])} | {r['spread']:.2f} | {r['rounds']} |"
+            f"{_x(r['ratio'])} | {r['spread']:.2f} | {r['rounds']} | {_status(r)} |"
         )
+    for r in data["rows"]:
+        if r.get("profile") and r.get("profile_theirs"):
+            lines += ["", _step_profile(r)]
+    return "\n".join(lines)
+
+
+def _step_profile(row):
+    """A missed whole-step goal: both sides' top operators, side by side."""
+    ours, theirs = row["profile"], row["profile_theirs"]
+    lines = [
+        f"**{row['mode']}, {_threads(row['threads'])}: {_x(row['ratio'])}** (goal ≤ "
+        f"{row['target']:g}×). Where each step's time goes (`torch.profiler`, operators by "
+        "self time, ms per step):",
+        "",
+        "| byhand operator | ms | share | torch.nn operator | ms | share |",
+        "| --- | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for i in range(max(len(ours), len(theirs))):
+        cells = []
+        for side in (ours, theirs):
+            op = side[i] if i < len(side) else None
+            cells += ["", "", ""] if op is None else [
+                f"`{op['op']}`", f"{op['self_ms']:.1f}", f"{op['share']:.0%}"
+            ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
