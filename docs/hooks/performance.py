@@ -85,10 +85,13 @@ def _profile(row):
         "| --- | ---: | ---: | ---: |",
     ]
     for op in row["profile"]:
-        lines.append(
-            f"| `{op['op']}` | {op['self_ms']:.2f} | {op['share']:.0%} | {op['calls']} |"
-        )
+        lines.append("| " + " | ".join([*_op_cells(op, 2), str(op["calls"])]) + " |")
     return "\n".join(lines)
+
+
+def _op_cells(op, digits):
+    """An operator of a profile summary as table cells: name, ms per step, share of the step."""
+    return [f"`{op['op']}`", f"{op['self_ms']:.{digits}f}", f"{op['share']:.0%}"]
 
 
 def _compiled_section():
@@ -164,9 +167,7 @@ def _step_profile(row):
         cells = []
         for side in (ours, theirs):
             op = side[i] if i < len(side) else None
-            cells += ["", "", ""] if op is None else [
-                f"`{op['op']}`", f"{op['self_ms']:.1f}", f"{op['share']:.0%}"
-            ]  # fmt: skip
+            cells += ["", "", ""] if op is None else _op_cells(op, 1)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
