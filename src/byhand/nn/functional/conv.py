@@ -298,11 +298,15 @@ def _conv_nhwc(x, weight, stride, dilation, groups, columns=None):
         return out
     taps = weight.permute(2, 3, 1, 0).contiguous()  # (kh, kw, C/g, O): x_row @ taps[u, v]
     matrix = _rows(x)
+    per_tap = [list(row) for row in taps]  # taps[u][v], views made once, not per block
     depthwise = group_in == 1 and groups > 1
     if depthwise and group_out > 1:  # each input channel feeds group_out outputs
         matrix = matrix.repeat_interleave(group_out, dim=1)
     for u, v, target, source in _tap_rows(x, rows, matrix, (kh, kw), stride, dilation):
         first = u == 0 and v == 0  # tap (0, 0) covers every row: it overwrites
+        if groups == 1:
+            target.addmm_(source, per_tap[u][v], beta=0 if first else 1)
+            continue
         if depthwise and not unit_stride and group_out > 1:
             source = source.repeat_interleave(group_out, dim=1)
         if depthwise:  # groups == C: an elementwise multiply per tap, not a GEMM
@@ -348,13 +352,14 @@ def _tap_rows(x, rows, matrix, kernel_size, stride, dilation):
 
 
 def _block_rows(x, out_channels):
-    """Rows per block of the shifted-rows loop: about 1 MB of input and output rows, which
-    stay in a CPU core's cache while all ``kh·kw`` taps add into them (one pass over memory,
-    not ``kh·kw``). One block on a GPU and under ``torch.compile`` (a smaller graph)."""
+    """Rows per block of the shifted-rows loop: about 1 MB of input and output rows per
+    thread, which stay in the cores' caches while all ``kh·kw`` taps add into them (one pass
+    over memory, not ``kh·kw``); each GEMM is split across the threads, so a block grows with
+    their number. One block on a GPU and under ``torch.compile`` (a smaller graph)."""
     n, hp, wp, channels = x.shape
     if x.device.type != "cpu" or torch.compiler.is_compiling():
         return max(1, n * hp * wp)
-    return max(1024, 2**18 // (channels + out_channels))
+    return max(1024, 2**18 * torch.get_num_threads() // (channels + out_channels))
 
 
 def _windowed(shape, kernel_size, stride, dilation, groups):
@@ -367,6 +372,8 @@ def _windowed(shape, kernel_size, stride, dilation, groups):
     """
     if groups != 1:
         return False
+    if torch.compiler.is_compiling():  # one GEMM per conv: a small graph that fuses well
+        return True
     _, hp, wp, _ = shape
     height = conv_output_size(hp, kernel_size[0], stride[0], 0, dilation[0])
     width = conv_output_size(wp, kernel_size[1], stride[1], 0, dilation[1])
@@ -394,6 +401,12 @@ def _fold_windows(columns, shape, kernel_size, stride, dilation):
     """
     n, height, width, kh, kw, channels = columns.shape
     (sh, sw), (dh, dw) = stride, dilation
+    if torch.compiler.is_compiling():  # a sum of placed taps: no chain of in-place updates
+        return sum(
+            _placed(columns[:, :, :, u, v], shape, u * dh, v * dw, stride)
+            for u in range(kh)
+            for v in range(kw)
+        )
     out = columns.new_zeros(n, *shape, channels)
     for u in range(kh):
         for v in range(kw):
@@ -401,6 +414,19 @@ def _fold_windows(columns, shape, kernel_size, stride, dilation):
             cols = slice(v * dw, v * dw + sw * (width - 1) + 1, sw)
             out[:, rows, cols] += columns[:, :, :, u, v]
     return out
+
+
+def _placed(values, shape, top, left, stride):
+    """``values (N, h, w, C)`` at rows ``top + i·sh``, columns ``left + j·sw`` of zeros
+    ``(N, *shape, C)``: spread ``s`` apart, then padded (a negative amount crops)."""
+    n, h, w, channels = values.shape
+    (sh, sw), (height, width) = stride, shape
+    if (sh, sw) != (1, 1):
+        spread = values.new_zeros(n, h, sh, w, sw, channels)
+        spread[:, :, 0, :, 0] = values
+        values = spread.view(n, h * sh, w * sw, channels)
+        h, w = h * sh, w * sw
+    return pad(values, (0, 0, left, width - left - w, top, height - top - h))
 
 
 def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups, columns=None):
@@ -430,7 +456,11 @@ def _conv_weight_grad_nhwc(x, grad, kernel_size, stride, dilation, groups, colum
         upstream = _rows(grad)
     matrix = _rows(x)
     depthwise = group_in == 1 and groups > 1
+    per_tap = [list(row) for row in taps]  # taps[u][v], views made once, not per block
     for u, v, g_rows, source in _tap_rows(x, upstream, matrix, kernel_size, stride, dilation):
+        if groups == 1:
+            per_tap[u][v].addmm_(g_rows.t(), source)
+            continue
         if depthwise:
             if group_out > 1:
                 source = source.repeat_interleave(group_out, dim=1)
