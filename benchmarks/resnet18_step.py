@@ -35,6 +35,8 @@ import torch  # noqa: E402
 
 import byhand  # noqa: E402
 from byhand.models import resnet18  # noqa: E402
+from byhand.verify import compiled as verify_compiled  # noqa: E402
+from byhand.verify.pairs import as_args  # noqa: E402
 
 
 def _models(batch, device):
@@ -72,12 +74,19 @@ def steps(batch, device, compile_models):
             torch.nn.functional.cross_entropy, images, labels,
         ),
     }  # fmt: skip
-    compile_s = {}
+    compile_s, breaks = {}, {}
     if compile_models:
+        # every compile cold: no graph from an earlier run or thread count is reused
+        torch._inductor.config.force_disable_caches = True
         for label, (model, optimizer, loss_fn) in {
             "byhand compiled": (ours, byhand.optim.SGD, byhand.nn.functional.cross_entropy),
             "torch.nn compiled": (theirs, torch.optim.SGD, torch.nn.functional.cross_entropy),
         }.items():
+            torch._dynamo.reset()
+            explained = verify_compiled.explain(model, as_args((images,)))
+            breaks[label] = {"graphs": explained[0], "breaks": explained[1],
+                             "reasons": list(explained[2])}  # fmt: skip
+            torch._dynamo.reset()
             compiled = torch.compile(model)
             step = _step(model, optimizer(model.parameters(), **opt), loss_fn, images, labels,
                          forward=compiled)  # fmt: skip
@@ -85,7 +94,7 @@ def steps(batch, device, compile_models):
             step()  # the cold compile (forward and backward graphs)
             compile_s[label] = round(time.perf_counter() - started, 1)
             made[label] = step
-    return made, compile_s
+    return made, compile_s, breaks
 
 
 PAIRS = (
@@ -116,11 +125,11 @@ def main(argv=None):
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = run.load_average()
     print(f"torch {torch.__version__}, cpu, batch {args.batch}, load average {load_start}")
-    rows, compile_times = [], {}
+    rows, compile_times, graph_breaks = [], {}, {}
     for count in args.threads:
         with run.pinned_threads(count):
-            made, compile_s = steps(args.batch, "cpu", not args.no_compile)
-            compile_times[count] = compile_s
+            made, compile_s, breaks = steps(args.batch, "cpu", not args.no_compile)
+            compile_times[count], graph_breaks = compile_s, breaks or graph_breaks
             for mode, ours, theirs in PAIRS:
                 if ours not in made or theirs not in made:
                     continue
@@ -147,11 +156,13 @@ def main(argv=None):
         **run.environment("cpu", args.threads, command),
         "batch": args.batch,
         "compile_s": compile_times,
+        "graph_breaks": graph_breaks,
         "load_average_start": load_start,
         "load_average_end": run.load_average(),
         "rows": rows,
     }
-    print(f"load average at the end {report['load_average_end']}; compile s {compile_times}")
+    print(f"load average at the end {report['load_average_end']}; compile s {compile_times}; "
+          f"graph breaks {graph_breaks}")  # fmt: skip
     if args.save:
         run.save_report(report, args.save, "resnet18-step-cpu")
     return 0
