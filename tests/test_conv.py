@@ -298,14 +298,29 @@ def test_conv2d_on_cuda_matches_cudnn():
         (6, 6, 3, 1, 1, 1, 6),  # depthwise: multiply-adds on planes
         (4, 8, 3, 1, 1, 1, 4),  # depthwise with a channel multiplier
         (3, 5, 3, 2, 1, 1, 1),  # strided: windows copied once (im2col), kept for ∂w
+        (4, 6, 3, 2, 2, 2, 1),  # strided and dilated: col2im of overlapping taps
+        (4, 6, 1, 2, 0, 1, 1),  # a 1×1 projection with a stride
     ],
 )
 @pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("compiling", [False, True], ids=["eager", "compile-path"])
 def test_fast_conv_paths_match_pytorch(
-    monkeypatch, channels, out, kernel, stride, padding, dilation, groups, channels_last
+    monkeypatch,
+    channels,
+    out,
+    kernel,
+    stride,
+    padding,
+    dilation,
+    groups,
+    channels_last,
+    compiling,
 ):
+    """``compile-path``: the branches taken under ``torch.compile`` (im2col for every ungrouped
+    conv, col2im as a sum of placed taps), run eagerly."""
     conv = importlib.import_module("byhand.nn.functional.conv")
     monkeypatch.setattr(conv, "_block_rows", lambda x, out_channels: 37)  # many blocks
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: compiling)
     torch.manual_seed(0)
     x = torch.randn(2, channels, 9, 11, dtype=F64)
     if channels_last:

@@ -5,7 +5,8 @@ Markers replaced in the Markdown of any page:
 * ``<!-- byhand:performance -->`` — the whole table of the newest CPU results file (per
   chapter), every miss with its profile summary, the compiled column, the ResNet-18 step and
   the CUDA status (docs/performance.md);
-* ``<!-- byhand:speed NAME ... -->`` — one box with the rows of the blocks named.
+* ``<!-- byhand:speed NAME ... -->`` — one box with the rows of the blocks named;
+* ``<!-- byhand:resnet18-step -->`` — the ResNet-18 training step (its case-study page).
 
 Every other page whose path a results row names (its ``page`` field) gets its own box without a
 marker, at the end of its ``## Check`` section: one table per device (its newest results file), a
@@ -25,7 +26,7 @@ import re
 from _speed_results import day, devices, latest, miss, trained_rows
 
 log = logging.getLogger("mkdocs.hooks.performance")
-MARKER = re.compile(r"<!--\s*byhand:(performance|speed)\s*([^>]*?)\s*-->")
+MARKER = re.compile(r"<!--\s*byhand:(performance|speed|resnet18-step)\s*([^>]*?)\s*-->")
 PAGE = "performance.md"
 TIMED_ORDER = {"forward": 0, "forward+backward": 1, "step": 2}
 CHECK = re.compile(r"^##\s+Check\s*$", re.M)
@@ -146,10 +147,33 @@ def _resnet_section():
             f"| {r['mode']} | {r['threads']} | {r['ours_ms']:.1f} | {r['theirs_ms']:.1f} | "
             f"{_x(r['ratio'])} | {r['spread']:.2f} | {r['rounds']} | {_status(r)} |"
         )
+    lines += ["", _compile_line(data)]
     for r in data["rows"]:
         if r.get("profile") and r.get("profile_theirs"):
             lines += ["", _step_profile(r)]
     return "\n".join(lines)
+
+
+def _compile_line(data):
+    """The compiled rows' cold compile times and each model's graphs and graph breaks."""
+    times = {n: t for n, t in data.get("compile_s", {}).items() if t}
+    if not times:
+        return "No compiled rows in this file (it was run with `--no-compile`)."
+    per_threads = "; ".join(
+        f"{_threads(int(n))}: " + ", ".join(f"{label} {s:.0f} s" for label, s in t.items())
+        for n, t in times.items()
+    )
+    breaks = data.get("graph_breaks") or {}
+    explained = ", ".join(
+        f"{label} {b['graphs']} graph{'s' if b['graphs'] != 1 else ''}, "
+        f"{b['breaks']} break{'s' if b['breaks'] != 1 else ''}"
+        for label, b in breaks.items()
+    )
+    return (
+        f"Cold compile of one step, `torch.compile` (Inductor, its caches off), forward and "
+        f"backward: {per_threads}. `torch._dynamo.explain` on the forward: "
+        f"{explained or 'not recorded'}."
+    )
 
 
 def _step_profile(row):
@@ -306,6 +330,8 @@ def on_page_markdown(markdown, page, config, files):
         kind, names = match.group(1), match.group(2).split()
         if kind == "performance":
             return _performance(page)
+        if kind == "resnet18-step":
+            return _resnet_section()
         explicit = True
         box = _speed_box(page, names)
         if not box:
