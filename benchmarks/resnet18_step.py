@@ -82,8 +82,7 @@ def steps(batch, device, compile_models):
             "byhand compiled": (ours, byhand.optim.SGD, byhand.nn.functional.cross_entropy),
             "torch.nn compiled": (theirs, torch.optim.SGD, torch.nn.functional.cross_entropy),
         }.items():
-            torch._dynamo.reset()
-            explained = verify_compiled.explain(model, as_args((images,)))
+            explained = verify_compiled.explain(model, as_args((images,)))  # resets dynamo
             breaks[label] = {"graphs": explained[0], "breaks": explained[1],
                              "reasons": list(explained[2])}  # fmt: skip
             torch._dynamo.reset()

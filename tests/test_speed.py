@@ -128,6 +128,31 @@ def test_resnet_step_states_its_goal_and_profiles_a_miss(hook):
     assert "|  |  |  | `aten::add_` | 1.0 | 10% |" in text
 
 
+def test_resnet_step_marker_shows_compile_times_and_graph_breaks(hook):
+    """The case-study page's marker: the step table, the compiled rows' cold compile times
+    and each model's graph breaks; a file run with --no-compile says so."""
+    results = sys.modules["_speed_results"].RESULTS
+    row = dict(mode="byhand compiled vs torch.nn eager", threads=1, ours_ms=12.0, theirs_ms=10.0,
+               ratio=1.2, spread=0.1, rounds=5, target=1.0)  # fmt: skip
+    data = dict(date="2000-01-03T00:00:00+00:00", command="c", torch="t", batch=32,
+                load_average_start=[1], load_average_end=[1], rows=[row],
+                compile_s={"1": {"byhand compiled": 150.4, "torch.nn compiled": 42.0}},
+                graph_breaks={"byhand compiled": {"graphs": 1, "breaks": 0, "reasons": []},
+                              "torch.nn compiled": {"graphs": 2, "breaks": 1,
+                                                    "reasons": ["r"]}})  # fmt: skip
+    path = results / "resnet18-step-cpu-2000-01-03.json"
+    path.write_text(json.dumps(data))
+    page = _page("case-studies/resnet18-cifar10.md")
+    text = hook.on_page_markdown("A\n\n<!-- byhand:resnet18-step -->\n", page, {}, {})
+    assert "| byhand compiled vs torch.nn eager | 1 | 12.0 | 10.0 | 1.20× |" in text
+    assert "≤ 1× **missed**" in text
+    assert "1 thread: byhand compiled 150 s, torch.nn compiled 42 s" in text
+    assert "byhand compiled 1 graph, 0 breaks, torch.nn compiled 2 graphs, 1 break." in text
+    path.write_text(json.dumps(dict(data, compile_s={"1": {}}, graph_breaks={})))
+    text = hook.on_page_markdown("<!-- byhand:resnet18-step -->", page, {}, {})
+    assert "No compiled rows in this file (it was run with `--no-compile`)." in text
+
+
 PAGE = "# T\n\n## Check\n\nChecked.\n\n## Pitfalls\n\nMore.\n"
 
 

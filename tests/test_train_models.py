@@ -3,8 +3,9 @@
 The float64 parity (logits, input and parameter gradients, batch norm buffers, train and eval)
 is the registry's entry ``models.resnet18`` (tests/test_registry.py). Compiling is slow on a
 CPU: the two compile tests below (width 4, float64, ``aot_eager`` and ``inductor``) passed with
-no graph break and took 414 s of CPU together (1 thread, 2026-12-01, on the 2-core machine
-shared with other jobs, load average about 12), so they run only with ``BYHAND_SLOW_TESTS=1``.
+no graph break; with the three tests of this file they took 230 s (1 thread, 2026-12-01, the
+2-core machine otherwise idle, load average about 1), so they run only with
+``BYHAND_SLOW_TESTS=1``.
 """
 
 import os
